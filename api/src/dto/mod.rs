@@ -1,0 +1,6 @@
+//! Request and response bodies. They hold primitives (validators are for the docs); handlers
+//! parse them into domain values, naming the field that was wrong.
+
+pub mod lead;
+pub mod tenant;
+pub mod workflow;

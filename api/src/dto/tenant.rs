@@ -1,0 +1,538 @@
+//! Bodies of `/api/v1/tenants`: a tenant's settings in and out, its API keys, and the hours
+//! types (business hours, a time window) that workflows reuse for their override. Requests hold
+//! primitives; the `TryFrom`s here parse them into domain values and name the exact field that
+//! was refused (`timezone`, `business_hours.monday.start`, `quiet_hours`).
+
+use std::fmt;
+
+use chrono::{DateTime, Utc, Weekday};
+use domain::values::{BusinessHours, CountryCode, LocalTimeRange, QuietHours, Timezone, ValueError};
+use infrastructure::tenants::{ApiKeyInfo, IssuedKey, Tenant, TenantSettings};
+use poem_openapi::types::Example;
+use poem_openapi::Object;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// Longest tenant or brand name, in characters.
+const MAX_NAME_LEN: usize = 200;
+/// Longest API key label, in characters.
+const MAX_KEY_NAME_LEN: usize = 100;
+/// Label of a key issued without one.
+const DEFAULT_KEY_NAME: &str = "default";
+
+/// A window within one day, local time, `[start, end)`; `start` must be before `end`.
+#[derive(Debug, Clone, PartialEq, Eq, Object, Deserialize)]
+#[oai(rename = "TimeRange", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
+pub struct TimeRangeDto {
+    /// First minute inside the window, `HH:MM` (e.g. `09:00`).
+    #[oai(validator(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"))]
+    pub start: String,
+    /// First minute after the window, `HH:MM` (e.g. `17:30`).
+    #[oai(validator(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"))]
+    pub end: String,
+}
+
+impl TimeRangeDto {
+    /// Parses the window; a refusal names `{field}.start`, `{field}.end` or `{field}`.
+    pub fn parse(&self, field: &str) -> Result<LocalTimeRange, ApiError> {
+        LocalTimeRange::parse(&self.start, &self.end).map_err(|error| {
+            let part = match &error {
+                ValueError::InvalidTime(input) if *input == self.start => ".start",
+                ValueError::InvalidTime(_) => ".end",
+                _ => "",
+            };
+            ApiError::invalid_field(&format!("{field}{part}"), error)
+        })
+    }
+}
+
+impl From<&LocalTimeRange> for TimeRangeDto {
+    fn from(range: &LocalTimeRange) -> Self {
+        Self {
+            start: range.start().format("%H:%M").to_string(),
+            end: range.end().format("%H:%M").to_string(),
+        }
+    }
+}
+
+/// Opening hours per weekday, local time; a missing or `null` day is closed.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Object, Deserialize)]
+#[oai(rename = "BusinessHours", deny_unknown_fields, example)]
+#[serde(deny_unknown_fields)]
+pub struct BusinessHoursDto {
+    /// Monday's window, or closed.
+    pub monday: Option<TimeRangeDto>,
+    /// Tuesday's window, or closed.
+    pub tuesday: Option<TimeRangeDto>,
+    /// Wednesday's window, or closed.
+    pub wednesday: Option<TimeRangeDto>,
+    /// Thursday's window, or closed.
+    pub thursday: Option<TimeRangeDto>,
+    /// Friday's window, or closed.
+    pub friday: Option<TimeRangeDto>,
+    /// Saturday's window, or closed.
+    pub saturday: Option<TimeRangeDto>,
+    /// Sunday's window, or closed.
+    pub sunday: Option<TimeRangeDto>,
+}
+
+impl BusinessHoursDto {
+    /// The days with their wire names, Monday first.
+    fn days(&self) -> [(&'static str, &Option<TimeRangeDto>); 7] {
+        [
+            ("monday", &self.monday),
+            ("tuesday", &self.tuesday),
+            ("wednesday", &self.wednesday),
+            ("thursday", &self.thursday),
+            ("friday", &self.friday),
+            ("saturday", &self.saturday),
+            ("sunday", &self.sunday),
+        ]
+    }
+
+    /// Parses every day; a refusal names the day, e.g. `business_hours.monday.start`.
+    pub fn parse(&self, field: &str) -> Result<BusinessHours, ApiError> {
+        let mut parsed = [None; 7];
+        for (slot, (day, range)) in parsed.iter_mut().zip(self.days()) {
+            if let Some(range) = range {
+                *slot = Some(range.parse(&format!("{field}.{day}"))?);
+            }
+        }
+        Ok(BusinessHours::new(parsed))
+    }
+}
+
+impl From<&BusinessHours> for BusinessHoursDto {
+    fn from(hours: &BusinessHours) -> Self {
+        let day = |weekday| hours.for_weekday(weekday).map(TimeRangeDto::from);
+        Self {
+            monday: day(Weekday::Mon),
+            tuesday: day(Weekday::Tue),
+            wednesday: day(Weekday::Wed),
+            thursday: day(Weekday::Thu),
+            friday: day(Weekday::Fri),
+            saturday: day(Weekday::Sat),
+            sunday: day(Weekday::Sun),
+        }
+    }
+}
+
+impl Example for BusinessHoursDto {
+    fn example() -> Self {
+        let office = || {
+            Some(TimeRangeDto {
+                start: "09:00".into(),
+                end: "17:30".into(),
+            })
+        };
+        Self {
+            monday: office(),
+            tuesday: office(),
+            wednesday: office(),
+            thursday: office(),
+            friday: office(),
+            saturday: Some(TimeRangeDto {
+                start: "10:00".into(),
+                end: "14:00".into(),
+            }),
+            sunday: None,
+        }
+    }
+}
+
+/// A client business as the API shows it.
+#[derive(Debug, Clone, PartialEq, Object)]
+#[oai(rename = "Tenant")]
+pub struct TenantDto {
+    /// Id.
+    pub id: Uuid,
+    /// Internal name.
+    pub name: String,
+    /// The name leads see in messages (`{brand_name}`).
+    pub brand_name: String,
+    /// IANA time zone of the business, e.g. `Europe/London`.
+    pub timezone: String,
+    /// ISO 3166-1 alpha-2 country assumed for national phone numbers, e.g. `GB`.
+    pub default_country: String,
+    /// When appointments can be booked, unless a workflow overrides it.
+    pub business_hours: BusinessHoursDto,
+    /// The window of a recipient's local day in which messages may be sent.
+    pub quiet_hours: TimeRangeDto,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Tenant> for TenantDto {
+    fn from(tenant: &Tenant) -> Self {
+        Self {
+            id: tenant.id.as_uuid(),
+            name: tenant.name.clone(),
+            brand_name: tenant.brand_name.clone(),
+            timezone: tenant.timezone.as_str().to_owned(),
+            default_country: tenant.default_country.as_str().to_owned(),
+            business_hours: BusinessHoursDto::from(&tenant.business_hours),
+            quiet_hours: TimeRangeDto::from(tenant.quiet_hours.allowed()),
+            created_at: tenant.created_at,
+            updated_at: tenant.updated_at,
+        }
+    }
+}
+
+/// A new tenant. Everything but the name has a default.
+#[derive(Debug, Clone, Object, Deserialize)]
+#[oai(deny_unknown_fields, example)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenantRequest {
+    /// Internal name, 1 to 200 characters.
+    #[oai(validator(min_length = 1, max_length = 200))]
+    pub name: String,
+    /// The name leads see in messages; defaults to `name`.
+    #[oai(validator(min_length = 1, max_length = 200))]
+    pub brand_name: Option<String>,
+    /// IANA time zone; defaults to `Europe/London`.
+    pub timezone: Option<String>,
+    /// ISO 3166-1 alpha-2 country for national phone numbers; defaults to `GB`.
+    #[oai(validator(min_length = 2, max_length = 2))]
+    pub default_country: Option<String>,
+    /// Opening hours; defaults to Monday to Friday, 09:00 to 17:00.
+    pub business_hours: Option<BusinessHoursDto>,
+    /// Sending window in the recipient's local time; defaults to 08:00 to 21:00.
+    pub quiet_hours: Option<TimeRangeDto>,
+}
+
+impl Example for CreateTenantRequest {
+    fn example() -> Self {
+        Self {
+            name: "Acme Dental Ltd".into(),
+            brand_name: Some("Acme Dental".into()),
+            timezone: Some("Europe/London".into()),
+            default_country: Some("GB".into()),
+            business_hours: Some(BusinessHoursDto::example()),
+            quiet_hours: Some(TimeRangeDto {
+                start: "08:00".into(),
+                end: "20:00".into(),
+            }),
+        }
+    }
+}
+
+/// A parsed [`CreateTenantRequest`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTenant {
+    /// Internal name.
+    pub name: String,
+    /// Everything else; `None` takes the default.
+    pub settings: TenantSettings,
+}
+
+impl TryFrom<CreateTenantRequest> for NewTenant {
+    type Error = ApiError;
+
+    fn try_from(body: CreateTenantRequest) -> Result<Self, Self::Error> {
+        let name = text("name", &body.name, MAX_NAME_LEN)?;
+        let settings = settings(
+            None,
+            body.brand_name,
+            body.timezone,
+            body.default_country,
+            body.business_hours,
+            body.quiet_hours,
+        )?;
+        Ok(Self { name, settings })
+    }
+}
+
+/// A change to a tenant: only the fields given change (`null` also leaves a field as it is).
+#[derive(Debug, Clone, Default, Object, Deserialize)]
+#[oai(deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTenantRequest {
+    /// New internal name.
+    #[oai(validator(min_length = 1, max_length = 200))]
+    #[serde(default)]
+    pub name: Option<String>,
+    /// New brand name.
+    #[oai(validator(min_length = 1, max_length = 200))]
+    #[serde(default)]
+    pub brand_name: Option<String>,
+    /// New IANA time zone.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// New default country (ISO 3166-1 alpha-2).
+    #[oai(validator(min_length = 2, max_length = 2))]
+    #[serde(default)]
+    pub default_country: Option<String>,
+    /// New opening hours (the whole week: days left out are closed).
+    #[serde(default)]
+    pub business_hours: Option<BusinessHoursDto>,
+    /// New sending window.
+    #[serde(default)]
+    pub quiet_hours: Option<TimeRangeDto>,
+}
+
+impl TryFrom<UpdateTenantRequest> for TenantSettings {
+    type Error = ApiError;
+
+    fn try_from(body: UpdateTenantRequest) -> Result<Self, Self::Error> {
+        settings(
+            body.name,
+            body.brand_name,
+            body.timezone,
+            body.default_country,
+            body.business_hours,
+            body.quiet_hours,
+        )
+    }
+}
+
+/// Parses each given setting, naming the field it came from.
+fn settings(
+    name: Option<String>,
+    brand_name: Option<String>,
+    timezone: Option<String>,
+    default_country: Option<String>,
+    business_hours: Option<BusinessHoursDto>,
+    quiet_hours: Option<TimeRangeDto>,
+) -> Result<TenantSettings, ApiError> {
+    Ok(TenantSettings {
+        name: name.map(|n| text("name", &n, MAX_NAME_LEN)).transpose()?,
+        brand_name: brand_name
+            .map(|n| text("brand_name", &n, MAX_NAME_LEN))
+            .transpose()?,
+        timezone: timezone
+            .map(|tz| Timezone::parse(&tz).map_err(crate::error::invalid("timezone")))
+            .transpose()?,
+        default_country: default_country
+            .map(|c| CountryCode::parse(&c).map_err(crate::error::invalid("default_country")))
+            .transpose()?,
+        business_hours: business_hours
+            .map(|hours| hours.parse("business_hours"))
+            .transpose()?,
+        quiet_hours: quiet_hours
+            .map(|range| range.parse("quiet_hours").map(QuietHours::new))
+            .transpose()?,
+    })
+}
+
+/// Trims `value` and checks it is 1 to `max` characters without control characters.
+fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(ApiError::invalid_field(field, ValueError::Empty));
+    }
+    if value.chars().count() > max {
+        return Err(ApiError::invalid_field(field, ValueError::TooLong { max }));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::invalid_field(field, ValueError::ControlCharacter));
+    }
+    Ok(value.to_owned())
+}
+
+/// A tenant just created, with its first API key.
+#[derive(Clone, Object)]
+#[oai(rename = "TenantCreated")]
+pub struct TenantCreatedDto {
+    /// The tenant.
+    pub tenant: TenantDto,
+    /// The tenant's first API key. Shown this once only: store it now.
+    pub api_key: String,
+    /// The key's id, for listing and revoking.
+    pub api_key_id: Uuid,
+}
+
+impl fmt::Debug for TenantCreatedDto {
+    /// Leaves the secret out, so the body can be logged.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TenantCreatedDto")
+            .field("tenant", &self.tenant)
+            .field("api_key", &"<redacted>")
+            .field("api_key_id", &self.api_key_id)
+            .finish()
+    }
+}
+
+impl TenantCreatedDto {
+    /// The answer to a tenant's creation.
+    pub fn new(tenant: &Tenant, key: IssuedKey) -> Self {
+        Self {
+            tenant: TenantDto::from(tenant),
+            api_key: key.secret,
+            api_key_id: key.id,
+        }
+    }
+}
+
+/// A new API key.
+#[derive(Debug, Clone, Default, Object, Deserialize)]
+#[oai(deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKeyRequest {
+    /// A label to recognise the key by (1 to 100 characters); defaults to `default`.
+    #[oai(validator(min_length = 1, max_length = 100))]
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+impl CreateApiKeyRequest {
+    /// The checked label.
+    pub fn label(&self) -> Result<String, ApiError> {
+        self.name.as_deref().map_or_else(
+            || Ok(DEFAULT_KEY_NAME.to_owned()),
+            |name| text("name", name, MAX_KEY_NAME_LEN),
+        )
+    }
+}
+
+/// A key just issued, with its secret.
+#[derive(Clone, Object)]
+#[oai(rename = "ApiKeyCreated")]
+pub struct ApiKeyCreatedDto {
+    /// Id, for listing and revoking.
+    pub id: Uuid,
+    /// The secret to send as `Authorization: Bearer <api_key>`. Shown this once only.
+    pub api_key: String,
+    /// The secret's first characters, to recognise it in lists.
+    pub prefix: String,
+    /// Label.
+    pub name: String,
+    /// Issued.
+    pub created_at: DateTime<Utc>,
+}
+
+impl fmt::Debug for ApiKeyCreatedDto {
+    /// Leaves the secret out, so the body can be logged.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKeyCreatedDto")
+            .field("id", &self.id)
+            .field("api_key", &"<redacted>")
+            .field("prefix", &self.prefix)
+            .field("name", &self.name)
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+impl From<IssuedKey> for ApiKeyCreatedDto {
+    fn from(key: IssuedKey) -> Self {
+        Self {
+            id: key.id,
+            api_key: key.secret,
+            prefix: key.prefix,
+            name: key.name,
+            created_at: key.created_at,
+        }
+    }
+}
+
+/// An API key as listed; the secret is never shown again.
+#[derive(Debug, Clone, PartialEq, Object)]
+#[oai(rename = "ApiKey")]
+pub struct ApiKeyDto {
+    /// Id.
+    pub id: Uuid,
+    /// The secret's first characters.
+    pub prefix: String,
+    /// Label.
+    pub name: String,
+    /// Issued.
+    pub created_at: DateTime<Utc>,
+    /// When it was revoked; `null` while it is live.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<ApiKeyInfo> for ApiKeyDto {
+    fn from(key: ApiKeyInfo) -> Self {
+        Self {
+            id: key.id,
+            prefix: key.prefix,
+            name: key.name,
+            created_at: key.created_at,
+            revoked_at: key.revoked_at,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn field_of(error: ApiError) -> String {
+        match error {
+            ApiError::Unprocessable(body) => body.0.error.details["field"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            other => panic!("expected a 422, got {other:?}"),
+        }
+    }
+
+    fn range(start: &str, end: &str) -> TimeRangeDto {
+        TimeRangeDto {
+            start: start.into(),
+            end: end.into(),
+        }
+    }
+
+    #[test]
+    fn a_bad_time_names_the_day_and_the_end_of_the_window() {
+        let hours = BusinessHoursDto {
+            tuesday: Some(range("09:00", "25:00")),
+            ..BusinessHoursDto::default()
+        };
+        assert_eq!(
+            field_of(hours.parse("business_hours").unwrap_err()),
+            "business_hours.tuesday.end"
+        );
+        let reversed = range("17:00", "09:00");
+        assert_eq!(field_of(reversed.parse("quiet_hours").unwrap_err()), "quiet_hours");
+    }
+
+    #[test]
+    fn business_hours_round_trip_through_the_domain() {
+        let dto = BusinessHoursDto::example();
+        let hours = dto.parse("business_hours").unwrap();
+        assert_eq!(BusinessHoursDto::from(&hours), dto);
+    }
+
+    #[test]
+    fn an_unknown_timezone_or_country_names_its_field() {
+        let body = |tz: &str, country: &str| CreateTenantRequest {
+            timezone: Some(tz.into()),
+            default_country: Some(country.into()),
+            ..CreateTenantRequest::example()
+        };
+        assert_eq!(
+            field_of(NewTenant::try_from(body("Mars/Olympus", "GB")).unwrap_err()),
+            "timezone"
+        );
+        assert_eq!(
+            field_of(NewTenant::try_from(body("Europe/Paris", "XX")).unwrap_err()),
+            "default_country"
+        );
+    }
+
+    #[test]
+    fn a_blank_name_is_refused_and_defaults_stay_unset() {
+        let blank = CreateTenantRequest {
+            name: "  ".into(),
+            ..CreateTenantRequest::example()
+        };
+        assert_eq!(field_of(NewTenant::try_from(blank).unwrap_err()), "name");
+        let minimal: CreateTenantRequest = serde_json::from_str(r#"{"name":" Acme "}"#).unwrap();
+        let parsed = NewTenant::try_from(minimal).unwrap();
+        assert_eq!(parsed.name, "Acme");
+        assert_eq!(parsed.settings, TenantSettings::default());
+    }
+
+    #[test]
+    fn a_key_without_a_name_gets_the_default_label() {
+        assert_eq!(CreateApiKeyRequest::default().label().unwrap(), "default");
+    }
+}

@@ -1,0 +1,173 @@
+//! The `bookerbot` command: serve the API, migrate, run the demo, inspect projections, benchmark.
+//! This is the one place that reads the environment (through clap's `env` fallbacks).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use api::settings::{LogFormat, Settings};
+use application::SystemClock;
+use clap::{Args, Parser, Subcommand};
+
+/// BookerBot: turns leads into booked appointments over SMS and WhatsApp.
+#[derive(Debug, Parser)]
+#[command(name = "bookerbot", version, about)]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Configuration shared by every subcommand (flags override environment variables).
+#[derive(Debug, Args)]
+struct Config {
+    /// PostgreSQL URL. Without it: a server at 127.0.0.1:5432, then Docker, then a private
+    /// cluster started from the local PostgreSQL binaries under the data directory.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    database_url: Option<String>,
+    /// Where local state (the embedded cluster's data) lives.
+    #[arg(long, env = "BOOKERBOT_DATA_DIR", default_value = ".bookerbot", global = true)]
+    data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "BOOKERBOT_LISTEN", default_value = "127.0.0.1:8080", global = true)]
+    listen: SocketAddr,
+    /// The platform admin's bearer token (admin routes are closed without one).
+    #[arg(long, env = "BOOKERBOT_ADMIN_TOKEN", hide_env_values = true, global = true)]
+    admin_token: Option<String>,
+    /// Log format.
+    #[arg(long, env = "BOOKERBOT_LOG_FORMAT", value_enum, default_value = "pretty", global = true)]
+    log_format: LogFormat,
+    /// Log filter (tracing EnvFilter syntax).
+    #[arg(long, env = "RUST_LOG", default_value = "info,sqlx=warn", global = true)]
+    log: String,
+    /// Largest number of database connections.
+    #[arg(long, env = "BOOKERBOT_MAX_CONNECTIONS", default_value_t = 32, global = true)]
+    max_connections: u32,
+    /// How long a read with `min_position` may wait, in milliseconds.
+    #[arg(long, env = "BOOKERBOT_READ_WAIT_MS", default_value_t = 5000, global = true)]
+    read_wait_ms: u64,
+    /// Whether this instance runs the projection runners (any number of instances may).
+    #[arg(long, env = "BOOKERBOT_PROJECTIONS", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    projections: bool,
+}
+
+impl Config {
+    fn settings(&self) -> Settings {
+        Settings {
+            database_url: self.database_url.clone(),
+            data_dir: self.data_dir.clone(),
+            listen: self.listen,
+            admin_token: self.admin_token.clone().filter(|t| !t.is_empty()),
+            max_connections: self.max_connections,
+            read_wait: Duration::from_millis(self.read_wait_ms),
+            command_attempts: 10,
+            run_projections: self.projections,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API (migrates the database first).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Create a demo tenant with a workflow and leads, print its API key, then serve.
+    Demo,
+    /// Inspect projections.
+    Projections {
+        #[command(subcommand)]
+        command: ProjectionsCommand,
+    },
+    /// Measure throughput and latency.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ProjectionsCommand {
+    /// Each projection's position and lag.
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Commands over HTTP versus the raw-SQL equivalent, at the same concurrency.
+    Commands(api::bench::CommandsBench),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    api::telemetry::init(cli.config.log_format, &cli.config.log);
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "bookerbot failed");
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = cli.config.settings();
+    match cli.command {
+        Command::Serve => {
+            let db = api::server::open_database(&settings).await?;
+            let running = api::server::start(db.pool, Arc::new(SystemClock), settings).await?;
+            running.run_until_signal().await
+        }
+        Command::Migrate => {
+            let db = api::server::open_database(&settings).await?;
+            println!("migrations applied to {}", redact(&db.url));
+            Ok(())
+        }
+        Command::Demo => api::demo::run(settings).await,
+        Command::Projections {
+            command: ProjectionsCommand::Status,
+        } => {
+            let db = api::server::open_database(&settings).await?;
+            for target in projections::all() {
+                projections::runner::prepare(&db.pool, &target).await?;
+            }
+            let statuses = projections::status::all(&db.pool).await?;
+            println!(
+                "{:<24} {:>12} {:>14} {:>10} {:>10}",
+                "target", "position", "events", "lag", "lag (s)"
+            );
+            for s in statuses {
+                println!(
+                    "{:<24} {:>12} {:>14} {:>10} {:>10.1}",
+                    s.target, s.position.global_position, s.events_applied, s.lag_events, s.lag_seconds
+                );
+            }
+            Ok(())
+        }
+        Command::Bench {
+            command: BenchCommand::Commands(options),
+        } => api::bench::run_commands(settings, options)
+            .await
+            .context("The benchmark failed"),
+    }
+}
+
+/// The URL without its password, for printing.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}

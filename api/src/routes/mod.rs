@@ -1,0 +1,42 @@
+//! The HTTP surface, one module per resource. Every handler authenticates, builds a command or a
+//! query scoped to the caller's tenant, and maps failures through [`crate::error`].
+
+pub mod admin;
+pub mod health;
+pub mod leads;
+pub mod tenants;
+pub mod workflows;
+
+use poem_openapi::Tags;
+
+/// Groups of operations in the OpenAPI document.
+#[derive(Debug, Tags)]
+pub enum ApiTags {
+    /// Client businesses and their API keys (platform admin).
+    Tenants,
+    /// How leads are engaged: message templates, follow-ups, qualification.
+    Workflows,
+    /// Contacts: capture, details, status, tags, history.
+    Leads,
+    /// Operations: projections and their lag.
+    Admin,
+    /// Liveness, readiness and metrics.
+    Health,
+}
+
+/// Every API of this service, for the OpenAPI service.
+pub fn apis() -> (
+    tenants::TenantsApi,
+    workflows::WorkflowsApi,
+    leads::LeadsApi,
+    admin::AdminApi,
+    health::HealthApi,
+) {
+    (
+        tenants::TenantsApi,
+        workflows::WorkflowsApi,
+        leads::LeadsApi,
+        admin::AdminApi,
+        health::HealthApi,
+    )
+}

@@ -1,0 +1,90 @@
+//! What every handler shares: the pool, the command executor, tenants, the clock, settings.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use application::{Actor, Clock, CommandContext};
+use domain::values::TenantId;
+use infrastructure::executor::CommandExecutor;
+use infrastructure::tenants::TenantStore;
+use sqlx::PgPool;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::middleware::RequestId;
+use crate::settings::Settings;
+
+/// Shared application state (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Database pool.
+    pub pool: PgPool,
+    /// Runs commands.
+    pub executor: CommandExecutor,
+    /// Tenants and API keys.
+    pub tenants: TenantStore,
+    /// The time source.
+    pub clock: Arc<dyn Clock>,
+    /// Configuration.
+    pub settings: Arc<Settings>,
+}
+
+impl AppState {
+    /// State over `pool`.
+    pub fn new(pool: PgPool, clock: Arc<dyn Clock>, settings: Settings) -> Self {
+        Self {
+            executor: CommandExecutor::new(pool.clone(), settings.command_attempts),
+            tenants: TenantStore::new(pool.clone()),
+            pool,
+            clock,
+            settings: Arc::new(settings),
+        }
+    }
+
+    /// The context for a command issued by `caller` on behalf of `tenant`.
+    pub fn context(&self, caller: &Caller, tenant: TenantId, request: &RequestId) -> CommandContext {
+        CommandContext {
+            tenant_id: tenant,
+            actor: match caller {
+                Caller::Admin => Actor::Admin,
+                Caller::Tenant { key_id, .. } => Actor::ApiKey(*key_id),
+            },
+            request_id: request.0.clone(),
+            issued_at: self.clock.now(),
+        }
+    }
+
+    /// Waits until the read model `target` has applied the event at `min_position`, if one was
+    /// asked for (read your writes). 503 when it does not get there in time.
+    pub async fn wait_for_position(
+        &self,
+        target: &str,
+        min_position: Option<i64>,
+    ) -> Result<(), ApiError> {
+        let Some(position) = min_position else {
+            return Ok(());
+        };
+        if position < 1 {
+            return Err(ApiError::invalid_field("min_position", "must be at least 1"));
+        }
+        let reached =
+            projections::status::wait_for(&self.pool, target, position, self.settings.read_wait)
+                .await?;
+        if reached {
+            return Ok(());
+        }
+        Err(ApiError::unavailable(
+            "read_model_behind",
+            format!(
+                "the read model has not reached position {position} within {} ms; retry",
+                self.settings.read_wait.as_millis()
+            ),
+            1,
+        ))
+    }
+
+    /// How long reads may wait for `min_position`.
+    pub fn read_wait(&self) -> Duration {
+        self.settings.read_wait
+    }
+}

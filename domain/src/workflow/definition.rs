@@ -1,0 +1,251 @@
+//! What a workflow does: the channel, the messages, the follow-up cadence, the qualification
+//! questions and when appointments can be booked. Each field is a parsed value; `check` adds
+//! the rules that span fields or bound free text, and the aggregate runs it on every change.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::values::{
+    AppointmentDuration, BusinessHours, FollowUpCount, FollowUpDelayHours, MessageTemplate,
+    WorkflowName,
+};
+
+use super::{Channel, QualificationQuestion, WorkflowError};
+
+/// Longest description, in characters.
+const MAX_DESCRIPTION_LEN: usize = 2000;
+/// Longest AI instructions, in characters.
+const MAX_AI_INSTRUCTIONS_LEN: usize = 8000;
+/// Longest opt-out confirmation, in characters (three SMS segments).
+const MAX_OPT_OUT_MESSAGE_LEN: usize = 480;
+/// Most qualification questions.
+const MAX_QUESTIONS: usize = 20;
+
+/// The full definition of a workflow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkflowDefinition {
+    /// Shown in lists and reports.
+    pub name: WorkflowName,
+    /// Free text for operators, at most 2000 characters.
+    pub description: String,
+    /// Where messages go.
+    pub channel: Channel,
+    /// Guidance for the AI, at most 8000 characters.
+    pub ai_instructions: String,
+    /// The first message a lead receives.
+    pub initial_message: MessageTemplate,
+    /// Sent once when a lead opts out; 1 to 480 characters.
+    pub opt_out_message: String,
+    /// Follow-ups sent to a silent lead.
+    pub follow_up_count: FollowUpCount,
+    /// Wait before each follow-up.
+    pub follow_up_delay_hours: FollowUpDelayHours,
+    /// Texts of the follow-ups, in order; at most `follow_up_count`.
+    pub follow_up_templates: Vec<MessageTemplate>,
+    /// Length of a booked appointment.
+    pub appointment_duration_minutes: AppointmentDuration,
+    /// What the AI asks to qualify a lead; keys unique, at most 20.
+    pub qualification_questions: Vec<QualificationQuestion>,
+    /// When appointments can be booked; `None` means the tenant's hours apply.
+    pub business_hours: Option<BusinessHours>,
+}
+
+impl WorkflowDefinition {
+    /// The opt-out confirmation used unless the workflow says otherwise.
+    pub const DEFAULT_OPT_OUT_MESSAGE: &'static str =
+        "You have been unsubscribed and will not receive further messages.";
+
+    /// A definition with the required fields and defaults for the rest.
+    #[must_use]
+    pub fn new(name: WorkflowName, channel: Channel, initial_message: MessageTemplate) -> Self {
+        Self {
+            name,
+            description: String::new(),
+            channel,
+            ai_instructions: String::new(),
+            initial_message,
+            opt_out_message: Self::DEFAULT_OPT_OUT_MESSAGE.to_owned(),
+            follow_up_count: FollowUpCount::default(),
+            follow_up_delay_hours: FollowUpDelayHours::default(),
+            follow_up_templates: Vec::new(),
+            appointment_duration_minutes: AppointmentDuration::default(),
+            qualification_questions: Vec::new(),
+            business_hours: None,
+        }
+    }
+
+    /// Checks the rules no single field can check on its own.
+    pub fn check(&self) -> Result<(), WorkflowError> {
+        max_chars("description", &self.description, MAX_DESCRIPTION_LEN)?;
+        max_chars(
+            "ai_instructions",
+            &self.ai_instructions,
+            MAX_AI_INSTRUCTIONS_LEN,
+        )?;
+        if self.opt_out_message.trim().is_empty() {
+            return Err(WorkflowError::FieldEmpty {
+                field: "opt_out_message",
+            });
+        }
+        max_chars(
+            "opt_out_message",
+            &self.opt_out_message,
+            MAX_OPT_OUT_MESSAGE_LEN,
+        )?;
+        let follow_ups = usize::from(self.follow_up_count.get());
+        if self.follow_up_templates.len() > follow_ups {
+            return Err(WorkflowError::TooManyFollowUpTemplates {
+                count: self.follow_up_templates.len(),
+                max: follow_ups,
+            });
+        }
+        if self.qualification_questions.len() > MAX_QUESTIONS {
+            return Err(WorkflowError::TooManyQuestions {
+                count: self.qualification_questions.len(),
+                max: MAX_QUESTIONS,
+            });
+        }
+        let mut keys = HashSet::new();
+        for question in &self.qualification_questions {
+            if !keys.insert(question.key()) {
+                return Err(WorkflowError::DuplicateQuestionKey(
+                    question.key().to_owned(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Refuses `text` if it has more than `max` characters.
+fn max_chars(field: &'static str, text: &str, max: usize) -> Result<(), WorkflowError> {
+    if text.chars().count() > max {
+        Err(WorkflowError::FieldTooLong { field, max })
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn definition() -> WorkflowDefinition {
+        WorkflowDefinition::new(
+            WorkflowName::parse("Promo").unwrap(),
+            Channel::Sms,
+            MessageTemplate::parse("Hi {first_name}").unwrap(),
+        )
+    }
+
+    fn question(key: &str) -> QualificationQuestion {
+        QualificationQuestion::parse(key, "Q?", ["yes"]).unwrap()
+    }
+
+    #[test]
+    fn a_new_definition_uses_the_defaults_and_passes_its_check() {
+        let def = definition();
+        assert_eq!(
+            def.opt_out_message,
+            WorkflowDefinition::DEFAULT_OPT_OUT_MESSAGE
+        );
+        assert_eq!(def.follow_up_count.get(), 3);
+        assert_eq!(def.check(), Ok(()));
+    }
+
+    #[test]
+    fn an_overlong_description_is_refused() {
+        let def = WorkflowDefinition {
+            description: "d".repeat(2001),
+            ..definition()
+        };
+        assert_eq!(
+            def.check(),
+            Err(WorkflowError::FieldTooLong {
+                field: "description",
+                max: 2000
+            })
+        );
+    }
+
+    #[test]
+    fn overlong_ai_instructions_are_refused() {
+        let def = WorkflowDefinition {
+            ai_instructions: "i".repeat(8001),
+            ..definition()
+        };
+        assert_eq!(
+            def.check(),
+            Err(WorkflowError::FieldTooLong {
+                field: "ai_instructions",
+                max: 8000
+            })
+        );
+    }
+
+    #[test]
+    fn a_blank_or_overlong_opt_out_message_is_refused() {
+        let blank = WorkflowDefinition {
+            opt_out_message: " ".into(),
+            ..definition()
+        };
+        assert_eq!(
+            blank.check(),
+            Err(WorkflowError::FieldEmpty {
+                field: "opt_out_message"
+            })
+        );
+        let long = WorkflowDefinition {
+            opt_out_message: "o".repeat(481),
+            ..definition()
+        };
+        assert_eq!(
+            long.check(),
+            Err(WorkflowError::FieldTooLong {
+                field: "opt_out_message",
+                max: 480
+            })
+        );
+    }
+
+    #[test]
+    fn more_follow_up_templates_than_follow_ups_are_refused() {
+        let template = MessageTemplate::parse("Still there?").unwrap();
+        let def = WorkflowDefinition {
+            follow_up_count: FollowUpCount::new(1).unwrap(),
+            follow_up_templates: vec![template.clone(), template],
+            ..definition()
+        };
+        assert_eq!(
+            def.check(),
+            Err(WorkflowError::TooManyFollowUpTemplates { count: 2, max: 1 })
+        );
+    }
+
+    #[test]
+    fn more_than_20_questions_are_refused() {
+        let questions = (0..21).map(|i| question(&format!("q{i}"))).collect();
+        let def = WorkflowDefinition {
+            qualification_questions: questions,
+            ..definition()
+        };
+        assert_eq!(
+            def.check(),
+            Err(WorkflowError::TooManyQuestions { count: 21, max: 20 })
+        );
+    }
+
+    #[test]
+    fn a_repeated_question_key_is_refused() {
+        let def = WorkflowDefinition {
+            qualification_questions: vec![question("budget"), question("when"), question("budget")],
+            ..definition()
+        };
+        assert_eq!(
+            def.check(),
+            Err(WorkflowError::DuplicateQuestionKey("budget".into()))
+        );
+    }
+}

@@ -1,0 +1,110 @@
+//! Loading an aggregate and appending its new events, always inside a transaction the caller
+//! owns, so a command (and whatever else must change with it, like a phone reservation) commits
+//! or fails as one. The table layout is postgres-es 0.5's, so its tooling can still read it.
+
+use anyhow::Context;
+use cqrs_es::{Aggregate, DomainEvent};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::metadata::EventMetadata;
+
+/// An aggregate rebuilt from its events, and what is needed to append after them.
+#[derive(Debug)]
+pub struct LoadedAggregate<A> {
+    /// The aggregate's state.
+    pub aggregate: A,
+    /// Number of events applied (0 = it does not exist yet).
+    pub version: i64,
+}
+
+/// Why loading or appending failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The aggregate belongs to another tenant: to the caller it does not exist.
+    #[error("the aggregate belongs to another tenant")]
+    OtherTenant,
+    /// Another writer appended to the same aggregate first.
+    #[error("another command changed the aggregate at the same time")]
+    Conflict,
+    /// The database failed, or stored data could not be read.
+    #[error(transparent)]
+    Database(#[from] anyhow::Error),
+}
+
+/// Loads the aggregate `id` of type `A` as seen by `tenant`.
+pub async fn load<A: Aggregate>(
+    conn: &mut PgConnection,
+    tenant: Uuid,
+    id: &str,
+) -> Result<LoadedAggregate<A>, StoreError> {
+    let rows: Vec<(String, Uuid)> = sqlx::query_as(
+        "SELECT payload::text, tenant_id FROM events \
+         WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence",
+    )
+    .bind(A::TYPE)
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await
+    .with_context(|| format!("Failed to load {} {id}", A::TYPE))?;
+    let mut aggregate = A::default();
+    let version = rows.len() as i64;
+    for (payload, owner) in rows {
+        if owner != tenant {
+            return Err(StoreError::OtherTenant);
+        }
+        let event: A::Event = serde_json::from_str(&payload)
+            .with_context(|| format!("Failed to read an event of {} {id}", A::TYPE))?;
+        aggregate.apply(event);
+    }
+    Ok(LoadedAggregate { aggregate, version })
+}
+
+/// Appends `events` after `version` and returns the global position of the last one. A
+/// concurrent append at the same sequence surfaces as [`StoreError::Conflict`].
+pub async fn append<A: Aggregate>(
+    conn: &mut PgConnection,
+    id: &str,
+    version: i64,
+    events: &[A::Event],
+    metadata: &EventMetadata,
+) -> Result<i64, StoreError> {
+    let metadata = serde_json::to_string(metadata).context("Failed to encode event metadata")?;
+    let mut sequences = Vec::with_capacity(events.len());
+    let mut types = Vec::with_capacity(events.len());
+    let mut versions = Vec::with_capacity(events.len());
+    let mut payloads = Vec::with_capacity(events.len());
+    for (offset, event) in events.iter().enumerate() {
+        sequences.push(version + 1 + offset as i64);
+        types.push(event.event_type());
+        versions.push(event.event_version());
+        payloads.push(serde_json::to_string(event).context("Failed to encode an event")?);
+    }
+    let positions: Vec<i64> = sqlx::query_scalar(
+        "INSERT INTO events \
+           (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
+         SELECT $1, $2, s, t, v, p::json, $7::json \
+         FROM UNNEST($3::bigint[], $4::text[], $5::text[], $6::text[]) AS e(s, t, v, p) \
+         RETURNING global_position",
+    )
+    .bind(A::TYPE)
+    .bind(id)
+    .bind(&sequences)
+    .bind(&types)
+    .bind(&versions)
+    .bind(&payloads)
+    .bind(&metadata)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|error| match &error {
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => StoreError::Conflict,
+        _ => StoreError::Database(
+            anyhow::Error::new(error).context(format!("Failed to append to {} {id}", A::TYPE)),
+        ),
+    })?;
+    positions
+        .into_iter()
+        .max()
+        .context("The append returned no position")
+        .map_err(StoreError::Database)
+}

@@ -1,0 +1,23 @@
+//! Everything that touches PostgreSQL: the event store and its global feed, the command executor,
+//! tenants and their API keys, and finding a database to talk to.
+//!
+//! # Layout
+//! - [`locate`]: find or start a PostgreSQL server (explicit URL, local server, Docker, throwaway).
+//! - [`db`]: the connection pool and the embedded migrations.
+//! - [`metadata`]: what every event carries besides its payload.
+//! - [`event_store`]: load an aggregate's events and append new ones, inside a caller's transaction.
+//! - [`executor`]: run a command — load, decide, append — in one transaction, with bounded retries.
+//! - [`feed`]: read every committed event exactly once, in a total order, for projections.
+//! - [`lead_phones`]: the one-lead-per-phone reservation written with the lead's events.
+//! - [`leads`]: lead use cases that span the aggregate and the phone reservation.
+//! - [`tenants`]: tenant configuration and API keys.
+
+pub mod db;
+pub mod event_store;
+pub mod executor;
+pub mod feed;
+pub mod lead_phones;
+pub mod leads;
+pub mod locate;
+pub mod metadata;
+pub mod tenants;

@@ -1,0 +1,158 @@
+//! The pure part of the contacts projection: how one lead event changes a contact row.
+
+use std::collections::HashMap;
+
+use anyhow::{bail, Context};
+use chrono::{DateTime, Utc};
+use domain::LeadEvent;
+use infrastructure::feed::RecordedEvent;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A row of the contacts table, as stored (JSON field names are the column names).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContactRow {
+    /// Owning tenant.
+    pub tenant_id: Uuid,
+    /// The lead.
+    pub lead_id: Uuid,
+    /// Given name.
+    pub first_name: String,
+    /// Family name.
+    pub last_name: String,
+    /// E.164 phone.
+    pub phone: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+    /// Lifecycle status (snake_case).
+    pub status: String,
+    /// Workflow engaging the lead.
+    pub workflow_id: Option<Uuid>,
+    /// First source.
+    pub source: String,
+    /// Later sources, in order of arrival.
+    pub additional_sources: Vec<String>,
+    /// Tags, sorted.
+    pub tags: Vec<String>,
+    /// Custom fields (a JSON object).
+    pub custom_fields: serde_json::Value,
+    /// Captured.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Last thing that happened with the lead.
+    pub last_activity_at: DateTime<Utc>,
+    /// Aggregate sequence of the last event applied.
+    pub version: i64,
+}
+
+/// Applies one lead event to the rows being folded. Events at or below a row's version were
+/// applied before and are skipped.
+pub fn apply(rows: &mut HashMap<Uuid, ContactRow>, event: &RecordedEvent) -> anyhow::Result<()> {
+    let lead_id = event.aggregate_uuid()?;
+    let payload: LeadEvent = event.decode()?;
+    let at = event.metadata.occurred_at;
+    if let LeadEvent::LeadCaptured {
+        first_name,
+        last_name,
+        phone,
+        email,
+        custom_fields,
+        source,
+        tags,
+        workflow_id,
+    } = payload
+    {
+        if rows.get(&lead_id).is_some_and(|row| row.version >= event.sequence) {
+            return Ok(());
+        }
+        let mut tags: Vec<String> = tags.iter().map(|t| t.as_str().to_string()).collect();
+        tags.sort();
+        tags.dedup();
+        rows.insert(
+            lead_id,
+            ContactRow {
+                tenant_id: event.metadata.tenant_id,
+                lead_id,
+                first_name,
+                last_name,
+                phone: phone.map(|p| p.as_str().to_string()),
+                email: email.map(|e| e.as_str().to_string()),
+                status: domain::LeadStatus::Pending.as_str().to_string(),
+                workflow_id: workflow_id.map(|w| w.as_uuid()),
+                source: source.as_str().to_string(),
+                additional_sources: Vec::new(),
+                tags,
+                custom_fields: serde_json::to_value(&custom_fields)
+                    .context("Failed to encode custom fields")?,
+                created_at: at,
+                updated_at: at,
+                last_activity_at: at,
+                version: event.sequence,
+            },
+        );
+        return Ok(());
+    }
+    let Some(row) = rows.get_mut(&lead_id) else {
+        bail!(
+            "{} for lead {lead_id} arrived before the lead was captured",
+            event.event_type
+        );
+    };
+    if row.version >= event.sequence {
+        return Ok(());
+    }
+    match payload {
+        LeadEvent::LeadCaptured { .. } => {}
+        LeadEvent::LeadSourceAdded { source } => {
+            row.additional_sources.push(source.as_str().to_string());
+        }
+        LeadEvent::LeadDetailsUpdated {
+            first_name,
+            last_name,
+            phone,
+            email,
+            custom_fields,
+        } => {
+            if let Some(first_name) = first_name {
+                row.first_name = first_name;
+            }
+            if let Some(last_name) = last_name {
+                row.last_name = last_name;
+            }
+            if let Some(phone) = phone {
+                row.phone = phone.map(|p| p.as_str().to_string());
+            }
+            if let Some(email) = email {
+                row.email = email.map(|e| e.as_str().to_string());
+            }
+            if let Some(custom_fields) = custom_fields {
+                row.custom_fields =
+                    serde_json::to_value(&custom_fields).context("Failed to encode custom fields")?;
+            }
+        }
+        LeadEvent::LeadWorkflowAssigned { workflow_id } => {
+            row.workflow_id = workflow_id.map(|w| w.as_uuid());
+        }
+        LeadEvent::LeadTagged { tag } => {
+            let tag = tag.as_str().to_string();
+            if let Err(at) = row.tags.binary_search(&tag) {
+                row.tags.insert(at, tag);
+            }
+        }
+        LeadEvent::LeadUntagged { tag } => {
+            row.tags.retain(|t| t != tag.as_str());
+        }
+        LeadEvent::LeadStatusChanged { to, .. }
+        | LeadEvent::LeadStatusOverridden { to, .. } => {
+            row.status = to.as_str().to_string();
+        }
+        LeadEvent::LeadOptedOut { .. } => {
+            row.status = domain::LeadStatus::OptedOut.as_str().to_string();
+        }
+    }
+    row.updated_at = at;
+    row.last_activity_at = at;
+    row.version = event.sequence;
+    Ok(())
+}

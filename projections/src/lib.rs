@@ -1,0 +1,30 @@
+//! The read side: a runner that follows the global event feed and the read models it keeps.
+//!
+//! Read models never hang off the command path. Each projection is a catch-up subscriber of the
+//! feed: it applies a *batch* of events and moves its checkpoint in one transaction, so its effect
+//! is exactly-once however the process dies, and it can always be rebuilt from position zero.
+//!
+//! # Layout
+//! - [`projection`]: the [`Projection`] trait and [`Target`] (a projection and the schema it writes).
+//! - [`runner`]: catch-up batches, checkpoints, LISTEN/NOTIFY wake-up, one active runner per target.
+//! - [`status`]: position and lag of each target; waiting for a position (read your writes).
+//! - [`contacts`]: a row per lead, with the list query.
+//! - [`workflows`]: a row per workflow with lead counts per status.
+
+pub mod contacts;
+pub mod projection;
+pub mod runner;
+pub mod status;
+pub mod workflows;
+
+pub use projection::{Projection, Target};
+
+use std::sync::Arc;
+
+/// Every projection this build maintains, at their live versions.
+pub fn all() -> Vec<Target> {
+    vec![
+        Target::live(Arc::new(contacts::ContactsProjection)),
+        Target::live(Arc::new(workflows::WorkflowsProjection)),
+    ]
+}

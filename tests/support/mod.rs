@@ -1,0 +1,6 @@
+//! The modules behind the crate root's re-exports; see the crate documentation.
+
+pub mod compare;
+pub mod context;
+pub mod db;
+pub mod leads;

@@ -1,0 +1,1 @@
+//! Projections: exactly-once effects (being written).
