@@ -64,18 +64,25 @@ impl From<&LocalTimeRange> for TimeRangeDto {
 #[serde(deny_unknown_fields)]
 pub struct BusinessHoursDto {
     /// Monday's window, or closed.
+    #[oai(nullable)]
     pub monday: Option<TimeRangeDto>,
     /// Tuesday's window, or closed.
+    #[oai(nullable)]
     pub tuesday: Option<TimeRangeDto>,
     /// Wednesday's window, or closed.
+    #[oai(nullable)]
     pub wednesday: Option<TimeRangeDto>,
     /// Thursday's window, or closed.
+    #[oai(nullable)]
     pub thursday: Option<TimeRangeDto>,
     /// Friday's window, or closed.
+    #[oai(nullable)]
     pub friday: Option<TimeRangeDto>,
     /// Saturday's window, or closed.
+    #[oai(nullable)]
     pub saturday: Option<TimeRangeDto>,
     /// Sunday's window, or closed.
+    #[oai(nullable)]
     pub sunday: Option<TimeRangeDto>,
 }
 
@@ -443,6 +450,7 @@ pub struct ApiKeyDto {
     /// Issued.
     pub created_at: DateTime<Utc>,
     /// When it was revoked; `null` while it is live.
+    #[oai(nullable)]
     pub revoked_at: Option<DateTime<Utc>>,
 }
 

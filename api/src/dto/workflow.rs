@@ -184,6 +184,7 @@ pub struct CreateWorkflowRequest {
     #[serde(default)]
     pub qualification_questions: Vec<QualificationQuestionDto>,
     /// When appointments can be booked; absent or `null` uses the tenant's hours.
+    #[oai(nullable)]
     #[serde(default)]
     pub business_hours: Option<BusinessHoursDto>,
 }
@@ -295,6 +296,7 @@ pub struct UpdateWorkflowRequest {
     #[serde(default)]
     pub qualification_questions: Option<Vec<QualificationQuestionDto>>,
     /// New business hours; `null` falls back to the tenant's hours.
+    #[oai(nullable)]
     #[serde(default)]
     pub business_hours: MaybeUndefined<BusinessHoursDto>,
 }
@@ -455,6 +457,7 @@ pub struct WorkflowDto {
     /// What the AI asks to qualify a lead.
     pub qualification_questions: Vec<QualificationQuestionDto>,
     /// The workflow's own booking hours; `null` when the tenant's hours apply.
+    #[oai(nullable)]
     pub business_hours: Option<BusinessHoursDto>,
     /// How many of its leads are in each status.
     pub lead_counts: LeadCountsDto,

@@ -1,0 +1,11 @@
+//! The API end to end: a real server on an ephemeral port, a real database per test, requests
+//! over HTTP. One binary with a module per feature and a shared `helpers.rs`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod bad_input;
+mod helpers;
+mod isolation;
+mod leads;
+mod operations;
+mod tenants;
+mod workflows;
