@@ -120,7 +120,7 @@ async fn seed(
             first_name: first.to_string(),
             last_name: last.to_string(),
             phone: (!phone.is_empty())
-                .then(|| PhoneNumber::parse(phone, tenant.default_country.clone()))
+                .then(|| PhoneNumber::parse(phone, tenant.default_country))
                 .transpose()?,
             email: (!email.is_empty())
                 .then(|| EmailAddress::parse(email))

@@ -32,6 +32,9 @@ struct Config {
     /// Where local state (the embedded cluster's data) lives.
     #[arg(long, env = "BOOKERBOT_DATA_DIR", default_value = ".bookerbot", global = true)]
     data_dir: PathBuf,
+    /// Always run the private cluster under the data directory (ignores DATABASE_URL).
+    #[arg(long, env = "BOOKERBOT_EMBEDDED_POSTGRES", global = true)]
+    embedded: bool,
     /// Address to listen on.
     #[arg(long, env = "BOOKERBOT_LISTEN", default_value = "127.0.0.1:8080", global = true)]
     listen: SocketAddr,
@@ -60,6 +63,7 @@ impl Config {
         Settings {
             database_url: self.database_url.clone(),
             data_dir: self.data_dir.clone(),
+            embedded: self.embedded,
             listen: self.listen,
             admin_token: self.admin_token.clone().filter(|t| !t.is_empty()),
             max_connections: self.max_connections,

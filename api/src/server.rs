@@ -36,17 +36,18 @@ pub struct Database {
 
 /// Finds PostgreSQL as DESIGN.md orders it, creates the database if missing, and migrates it.
 pub async fn open_database(settings: &Settings) -> anyhow::Result<Database> {
-    let located = locate::locate(
-        settings.database_url.as_deref(),
-        Purpose::Server {
-            data_dir: settings.data_dir.join("pgdata"),
-        },
-    )
-    .await
+    let purpose = Purpose::Server {
+        data_dir: settings.data_dir.join("pgdata"),
+    };
+    let located = if settings.embedded {
+        locate::start_throwaway(purpose).await
+    } else {
+        locate::locate(settings.database_url.as_deref(), purpose).await
+    }
     .context("Failed to find a PostgreSQL server")?;
     let url = match &settings.database_url {
-        Some(url) => url.clone(),
-        None => located.database_url(DATABASE_NAME),
+        Some(url) if !settings.embedded => url.clone(),
+        _ => located.database_url(DATABASE_NAME),
     };
     locate::ensure_database(&url)
         .await

@@ -21,6 +21,8 @@ pub struct Settings {
     pub database_url: Option<String>,
     /// Where the embedded throwaway cluster keeps its data when it is used.
     pub data_dir: PathBuf,
+    /// Always use the embedded cluster under `data_dir`, whatever else is reachable.
+    pub embedded: bool,
     /// Address to listen on.
     pub listen: SocketAddr,
     /// The platform administrator's token (`BOOKERBOT_ADMIN_TOKEN`); admin routes are closed
@@ -42,6 +44,7 @@ impl Settings {
         Self {
             database_url: Some(database_url),
             data_dir: PathBuf::from(".bookerbot"),
+            embedded: false,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             admin_token: Some(admin_token.to_string()),
             max_connections: 20,

@@ -113,11 +113,16 @@ const TENANT_COLUMNS: &str = "id, name, brand_name, timezone, default_country, b
 /// How long a successful key lookup is trusted without asking the database again.
 const KEY_CACHE_TTL: Duration = Duration::from_secs(10);
 
+/// Recently verified keys: SHA-256 → owner and when it was looked up.
+type KeyCache = HashMap<[u8; 32], (KeyOwner, Instant)>;
+
+type KeyRow = (Uuid, String, String, DateTime<Utc>, Option<DateTime<Utc>>);
+
 /// Tenants and keys, over the pool.
 #[derive(Debug, Clone)]
 pub struct TenantStore {
     pool: PgPool,
-    key_cache: Arc<Mutex<HashMap<[u8; 32], (KeyOwner, Instant)>>>,
+    key_cache: Arc<Mutex<KeyCache>>,
 }
 
 impl TenantStore {
@@ -156,8 +161,8 @@ impl TenantStore {
         .bind(&tenant.brand_name)
         .bind(tenant.timezone.as_str())
         .bind(tenant.default_country.as_str())
-        .bind(serde_json::to_value(&tenant.business_hours).context("Failed to encode hours")?)
-        .bind(serde_json::to_value(&tenant.quiet_hours).context("Failed to encode hours")?)
+        .bind(serde_json::to_value(tenant.business_hours).context("Failed to encode hours")?)
+        .bind(serde_json::to_value(tenant.quiet_hours).context("Failed to encode hours")?)
         .bind(tenant.created_at)
         .bind(tenant.updated_at)
         .execute(&mut *tx)
@@ -199,12 +204,12 @@ impl TenantStore {
     ) -> anyhow::Result<Option<Tenant>> {
         let business_hours = patch
             .business_hours
-            .map(|h| serde_json::to_value(&h))
+            .map(serde_json::to_value)
             .transpose()
             .context("Failed to encode hours")?;
         let quiet_hours = patch
             .quiet_hours
-            .map(|h| serde_json::to_value(&h))
+            .map(serde_json::to_value)
             .transpose()
             .context("Failed to encode hours")?;
         let row: Option<TenantRow> = sqlx::query_as(&format!(
@@ -241,7 +246,7 @@ impl TenantStore {
 
     /// The tenant's keys, newest first.
     pub async fn list_keys(&self, tenant: TenantId) -> anyhow::Result<Vec<ApiKeyInfo>> {
-        let rows: Vec<(Uuid, String, String, DateTime<Utc>, Option<DateTime<Utc>>)> =
+        let rows: Vec<KeyRow> =
             sqlx::query_as(
                 "SELECT id, prefix, name, created_at, revoked_at FROM api_keys \
                  WHERE tenant_id = $1 ORDER BY created_at DESC, id",

@@ -380,7 +380,7 @@ fn new_lead(
     let phone = body
         .phone
         .filter(|p| !p.trim().is_empty())
-        .map(|p| PhoneNumber::parse(&p, country.clone()).map_err(invalid("phone")))
+        .map(|p| PhoneNumber::parse(&p, *country).map_err(invalid("phone")))
         .transpose()?;
     let email = body
         .email
@@ -431,7 +431,7 @@ fn lead_update(
         MaybeUndefined::Undefined => None,
         MaybeUndefined::Null => Some(None),
         MaybeUndefined::Value(p) => Some(Some(
-            PhoneNumber::parse(&p, country.clone()).map_err(invalid("phone"))?,
+            PhoneNumber::parse(&p, *country).map_err(invalid("phone"))?,
         )),
     };
     let email = match body.email {
