@@ -64,7 +64,9 @@ async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
     let state = req
         .data::<AppState>()
         .ok_or_else(|| poem::Error::from(ApiError::internal(&anyhow::anyhow!("state missing"))))?;
-    resolve(state, &bearer.token).await.map_err(poem::Error::from)
+    resolve(state, &bearer.token)
+        .await
+        .map_err(poem::Error::from)
 }
 
 /// Resolves a presented token to a caller.
@@ -79,7 +81,9 @@ pub async fn resolve(state: &AppState, token: &str) -> Result<Caller, ApiError> 
             tenant_id: owner.tenant_id,
             key_id: owner.key_id,
         }),
-        None => Err(ApiError::unauthorized("the bearer token is not a valid API key")),
+        None => Err(ApiError::unauthorized(
+            "the bearer token is not a valid API key",
+        )),
     }
 }
 
@@ -87,5 +91,8 @@ pub async fn resolve(state: &AppState, token: &str) -> Result<Caller, ApiError> 
 fn constant_time_eq(expected: &str, presented: &str) -> bool {
     let a = Sha256::digest(expected.as_bytes());
     let b = Sha256::digest(presented.as_bytes());
-    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }

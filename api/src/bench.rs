@@ -45,9 +45,7 @@ impl Figures {
                 return 0.0;
             }
             let index = ((latencies.len() as f64 - 1.0) * q).round() as usize;
-            latencies
-                .get(index)
-                .map_or(0.0, |d| d.as_secs_f64() * 1e3)
+            latencies.get(index).map_or(0.0, |d| d.as_secs_f64() * 1e3)
         };
         Self {
             operations: latencies.len(),
@@ -83,7 +81,10 @@ pub async fn run_commands(settings: Settings, options: CommandsBench) -> anyhow:
     let result = measure(&url, settings, &options).await;
     locate::drop_database(located.admin_url(), &name).await?;
     let (http, sql) = result?;
-    println!("bench commands: {} clients, {} s each", options.clients, options.seconds);
+    println!(
+        "bench commands: {} clients, {} s each",
+        options.clients, options.seconds
+    );
     println!("  HTTP commands (capture + status change): {http}");
     println!("  raw SQL (load events, insert one, commit): {sql}");
     println!(
@@ -108,7 +109,8 @@ async fn measure(
         max_connections: (options.clients as u32 + 8).max(16),
         ..settings
     };
-    let running = crate::server::start(pool.clone(), Arc::new(SystemClock), server_settings).await?;
+    let running =
+        crate::server::start(pool.clone(), Arc::new(SystemClock), server_settings).await?;
     let base = format!("http://{}", running.addr);
     let client = reqwest::Client::new();
     let created: serde_json::Value = client
@@ -217,7 +219,11 @@ async fn sql_operation(
     Ok(latencies)
 }
 
-async fn run_clients<F, Fut>(clients: usize, duration: Duration, operation: F) -> anyhow::Result<Figures>
+async fn run_clients<F, Fut>(
+    clients: usize,
+    duration: Duration,
+    operation: F,
+) -> anyhow::Result<Figures>
 where
     F: Fn(usize, usize) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = anyhow::Result<Vec<Duration>>> + Send,

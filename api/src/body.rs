@@ -135,8 +135,14 @@ mod tests {
 
     #[test]
     fn malformed_json_is_a_400_without_a_field() {
-        assert_eq!(status_and_field(b"{\"name\": "), (400, serde_json::Value::Null));
-        assert_eq!(status_and_field(b"{} trailing"), (400, serde_json::Value::Null));
+        assert_eq!(
+            status_and_field(b"{\"name\": "),
+            (400, serde_json::Value::Null)
+        );
+        assert_eq!(
+            status_and_field(b"{} trailing"),
+            (400, serde_json::Value::Null)
+        );
     }
 
     #[test]

@@ -70,7 +70,10 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         println!("  admin token:           {admin}");
     }
     println!();
-    println!("Try:  curl -H 'Authorization: Bearer {}' {base}/api/v1/leads", key.secret);
+    println!(
+        "Try:  curl -H 'Authorization: Bearer {}' {base}/api/v1/leads",
+        key.secret
+    );
     println!("Stop with Ctrl-C.");
     running.run_until_signal().await
 }

@@ -60,10 +60,7 @@ pub enum ApiError {
     /// 503: not available right now (database down, read model behind); retry after the
     /// given seconds.
     #[oai(status = 503)]
-    Unavailable(
-        Json<ErrorBody>,
-        #[oai(header = "Retry-After")] u64,
-    ),
+    Unavailable(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
 }
 
 fn body(code: &str, message: impl Into<String>, details: Value) -> Json<ErrorBody> {
@@ -211,10 +208,7 @@ impl DomainRefusal for domain::WorkflowError {
     fn to_api_error(&self) -> ApiError {
         use domain::WorkflowError as E;
         match self {
-            E::NotCreated
-            | E::AlreadyCreated
-            | E::Archived
-            | E::InvalidTransition { .. } => {
+            E::NotCreated | E::AlreadyCreated | E::Archived | E::InvalidTransition { .. } => {
                 ApiError::conflict("invalid_state", self.to_string(), json!({}))
             }
             E::FieldTooLong { field, .. } | E::FieldEmpty { field } => {
@@ -259,11 +253,9 @@ pub fn from_poem(error: poem::Error) -> poem::Response {
             json!({}),
         )),
         StatusCode::UNAUTHORIZED => ApiError::unauthorized("a valid bearer token is required"),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(body(
-            "unsupported_media_type",
-            message,
-            json!({}),
-        )),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ApiError::UnsupportedMediaType(body("unsupported_media_type", message, json!({})))
+        }
         StatusCode::PAYLOAD_TOO_LARGE => {
             ApiError::PayloadTooLarge(body("payload_too_large", message, json!({})))
         }

@@ -30,28 +30,64 @@ struct Config {
     #[arg(long, env = "DATABASE_URL", global = true)]
     database_url: Option<String>,
     /// Where local state (the embedded cluster's data) lives.
-    #[arg(long, env = "BOOKERBOT_DATA_DIR", default_value = ".bookerbot", global = true)]
+    #[arg(
+        long,
+        env = "BOOKERBOT_DATA_DIR",
+        default_value = ".bookerbot",
+        global = true
+    )]
     data_dir: PathBuf,
     /// Always run the private cluster under the data directory (ignores DATABASE_URL).
     #[arg(long, env = "BOOKERBOT_EMBEDDED_POSTGRES", global = true)]
     embedded: bool,
     /// Address to listen on.
-    #[arg(long, env = "BOOKERBOT_LISTEN", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "BOOKERBOT_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     listen: SocketAddr,
     /// The platform admin's bearer token (admin routes are closed without one).
-    #[arg(long, env = "BOOKERBOT_ADMIN_TOKEN", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "BOOKERBOT_ADMIN_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
     admin_token: Option<String>,
     /// Log format.
-    #[arg(long, env = "BOOKERBOT_LOG_FORMAT", value_enum, default_value = "pretty", global = true)]
+    #[arg(
+        long,
+        env = "BOOKERBOT_LOG_FORMAT",
+        value_enum,
+        default_value = "pretty",
+        global = true
+    )]
     log_format: LogFormat,
     /// Log filter (tracing EnvFilter syntax).
-    #[arg(long, env = "RUST_LOG", default_value = "info,sqlx=warn", global = true)]
+    #[arg(
+        long,
+        env = "RUST_LOG",
+        default_value = "info,sqlx=warn",
+        global = true
+    )]
     log: String,
     /// Largest number of database connections.
-    #[arg(long, env = "BOOKERBOT_MAX_CONNECTIONS", default_value_t = 32, global = true)]
+    #[arg(
+        long,
+        env = "BOOKERBOT_MAX_CONNECTIONS",
+        default_value_t = 32,
+        global = true
+    )]
     max_connections: u32,
     /// How long a read with `min_position` may wait, in milliseconds.
-    #[arg(long, env = "BOOKERBOT_READ_WAIT_MS", default_value_t = 5000, global = true)]
+    #[arg(
+        long,
+        env = "BOOKERBOT_READ_WAIT_MS",
+        default_value_t = 5000,
+        global = true
+    )]
     read_wait_ms: u64,
     /// Whether this instance runs the projection runners (any number of instances may).
     #[arg(long, env = "BOOKERBOT_PROJECTIONS", default_value_t = true, action = clap::ArgAction::Set, global = true)]
@@ -149,7 +185,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             for s in statuses {
                 println!(
                     "{:<24} {:>12} {:>14} {:>10} {:>10.1}",
-                    s.target, s.position.global_position, s.events_applied, s.lag_events, s.lag_seconds
+                    s.target,
+                    s.position.global_position,
+                    s.events_applied,
+                    s.lag_events,
+                    s.lag_seconds
                 );
             }
             Ok(())

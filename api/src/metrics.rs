@@ -94,11 +94,21 @@ pub async fn render(pool: &PgPool) -> String {
                 "bookerbot_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
                 h.count
             );
-            let _ = writeln!(out, "bookerbot_http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
-            let _ = writeln!(out, "bookerbot_http_request_duration_seconds_count{{{labels}}} {}", h.count);
+            let _ = writeln!(
+                out,
+                "bookerbot_http_request_duration_seconds_sum{{{labels}}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "bookerbot_http_request_duration_seconds_count{{{labels}}} {}",
+                h.count
+            );
         }
     }
-    out.push_str("# HELP bookerbot_projection_events_applied_total Events applied by this process.\n");
+    out.push_str(
+        "# HELP bookerbot_projection_events_applied_total Events applied by this process.\n",
+    );
     out.push_str("# TYPE bookerbot_projection_events_applied_total counter\n");
     for (target, applied) in projections::status::applied_in_process() {
         let _ = writeln!(
@@ -108,24 +118,43 @@ pub async fn render(pool: &PgPool) -> String {
     }
     match projections::status::all(pool).await {
         Ok(statuses) => {
-            out.push_str("# HELP bookerbot_projection_lag_events Committed events not yet applied.\n");
+            out.push_str(
+                "# HELP bookerbot_projection_lag_events Committed events not yet applied.\n",
+            );
             out.push_str("# TYPE bookerbot_projection_lag_events gauge\n");
             for s in &statuses {
-                let _ = writeln!(out, "bookerbot_projection_lag_events{{target=\"{}\"}} {}", s.target, s.lag_events);
+                let _ = writeln!(
+                    out,
+                    "bookerbot_projection_lag_events{{target=\"{}\"}} {}",
+                    s.target, s.lag_events
+                );
             }
             out.push_str("# HELP bookerbot_projection_lag_seconds Age of the oldest event not yet applied.\n");
             out.push_str("# TYPE bookerbot_projection_lag_seconds gauge\n");
             for s in &statuses {
-                let _ = writeln!(out, "bookerbot_projection_lag_seconds{{target=\"{}\"}} {}", s.target, s.lag_seconds);
+                let _ = writeln!(
+                    out,
+                    "bookerbot_projection_lag_seconds{{target=\"{}\"}} {}",
+                    s.target, s.lag_seconds
+                );
             }
-            out.push_str("# HELP bookerbot_projection_position Global position of the last event applied.\n");
+            out.push_str(
+                "# HELP bookerbot_projection_position Global position of the last event applied.\n",
+            );
             out.push_str("# TYPE bookerbot_projection_position gauge\n");
             for s in &statuses {
-                let _ = writeln!(out, "bookerbot_projection_position{{target=\"{}\"}} {}", s.target, s.position.global_position);
+                let _ = writeln!(
+                    out,
+                    "bookerbot_projection_position{{target=\"{}\"}} {}",
+                    s.target, s.position.global_position
+                );
             }
         }
         Err(error) => {
-            tracing::warn!(error = format!("{error:#}"), "projection status unavailable for metrics");
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "projection status unavailable for metrics"
+            );
         }
     }
     out

@@ -61,7 +61,11 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
             }
             let elapsed = started.elapsed();
             metrics::record_request(&method, &path, status.as_u16(), elapsed);
-            tracing::info!(status = status.as_u16(), elapsed_ms = elapsed.as_secs_f64() * 1e3, "request served");
+            tracing::info!(
+                status = status.as_u16(),
+                elapsed_ms = elapsed.as_secs_f64() * 1e3,
+                "request served"
+            );
             Ok(response)
         }
         .instrument(span)

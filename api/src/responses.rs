@@ -43,10 +43,16 @@ pub const DEFAULT_PAGE_SIZE: u32 = 50;
 pub const MAX_PAGE_SIZE: u32 = 500;
 
 /// Checks `page`/`page_size` query values, applying the defaults.
-pub fn paging(page: Option<u32>, page_size: Option<u32>) -> Result<(u32, u32), crate::error::ApiError> {
+pub fn paging(
+    page: Option<u32>,
+    page_size: Option<u32>,
+) -> Result<(u32, u32), crate::error::ApiError> {
     let page = page.unwrap_or(1);
     if page == 0 {
-        return Err(crate::error::ApiError::invalid_field("page", "must be at least 1"));
+        return Err(crate::error::ApiError::invalid_field(
+            "page",
+            "must be at least 1",
+        ));
     }
     let page_size = page_size.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(1..=MAX_PAGE_SIZE).contains(&page_size) {

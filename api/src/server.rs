@@ -107,7 +107,11 @@ impl Running {
 }
 
 /// Binds the listener, starts the projection runners (unless disabled) and serves.
-pub async fn start(pool: PgPool, clock: Arc<dyn Clock>, settings: Settings) -> anyhow::Result<Running> {
+pub async fn start(
+    pool: PgPool,
+    clock: Arc<dyn Clock>,
+    settings: Settings,
+) -> anyhow::Result<Running> {
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut runners = Vec::new();
     if settings.run_projections {

@@ -42,7 +42,12 @@ impl AppState {
     }
 
     /// The context for a command issued by `caller` on behalf of `tenant`.
-    pub fn context(&self, caller: &Caller, tenant: TenantId, request: &RequestId) -> CommandContext {
+    pub fn context(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        request: &RequestId,
+    ) -> CommandContext {
         CommandContext {
             tenant_id: tenant,
             actor: match caller {
@@ -65,7 +70,10 @@ impl AppState {
             return Ok(());
         };
         if position < 1 {
-            return Err(ApiError::invalid_field("min_position", "must be at least 1"));
+            return Err(ApiError::invalid_field(
+                "min_position",
+                "must be at least 1",
+            ));
         }
         let reached =
             projections::status::wait_for(&self.pool, target, position, self.settings.read_wait)

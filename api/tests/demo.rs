@@ -19,10 +19,16 @@ fn free_port() -> u16 {
 
 #[tokio::test]
 async fn the_demo_comes_up_on_the_embedded_postgres_and_serves_docs_and_its_leads() {
-    let data_dir = std::env::temp_dir().join(format!("bookerbot-demo-{}", uuid::Uuid::new_v4().simple()));
+    let data_dir =
+        std::env::temp_dir().join(format!("bookerbot-demo-{}", uuid::Uuid::new_v4().simple()));
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_bookerbot"))
-        .args(["demo", "--embedded", "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "demo",
+            "--embedded",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
         .arg("--data-dir")
         .arg(&data_dir)
         .env_remove("DATABASE_URL")
@@ -69,7 +75,11 @@ async fn the_demo_comes_up_on_the_embedded_postgres_and_serves_docs_and_its_lead
     }
     assert_eq!(total, 5, "six demo captures, one a duplicate phone");
     let pid = child.id().unwrap().to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
     assert!(killed.success());
     let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
         .await

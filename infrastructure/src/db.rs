@@ -16,8 +16,16 @@ const MIGRATIONS: [(i64, &str, &str); 3] = [
         "event store",
         include_str!("../../migrations/0001_event_store.sql"),
     ),
-    (2, "tenants", include_str!("../../migrations/0002_tenants.sql")),
-    (3, "search", include_str!("../../migrations/0003_search.sql")),
+    (
+        2,
+        "tenants",
+        include_str!("../../migrations/0002_tenants.sql"),
+    ),
+    (
+        3,
+        "search",
+        include_str!("../../migrations/0003_search.sql"),
+    ),
 ];
 
 /// The migrator over the embedded migrations.

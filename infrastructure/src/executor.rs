@@ -116,7 +116,8 @@ impl CommandExecutor {
         A::Command: Clone + Send + 'static,
         A::Error: Send,
     {
-        let span = tracing::info_span!("infrastructure.execute", aggregate = A::TYPE, aggregate_id = %id);
+        let span =
+            tracing::info_span!("infrastructure.execute", aggregate = A::TYPE, aggregate_id = %id);
         self.in_transaction(|conn| {
             let ctx = ctx.clone();
             let id = id.to_string();

@@ -67,12 +67,8 @@ impl RecordedEvent {
 
     /// The payload as the aggregate's event type.
     pub fn decode<E: serde::de::DeserializeOwned>(&self) -> anyhow::Result<E> {
-        E::deserialize(&self.payload).with_context(|| {
-            format!(
-                "Failed to decode {} at {}",
-                self.event_type, self.position
-            )
-        })
+        E::deserialize(&self.payload)
+            .with_context(|| format!("Failed to decode {} at {}", self.event_type, self.position))
     }
 }
 
@@ -114,7 +110,18 @@ pub async fn read_after(
 }
 
 fn decode_row(row: EventRow) -> anyhow::Result<RecordedEvent> {
-    let (tx, global_position, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at) = row;
+    let (
+        tx,
+        global_position,
+        aggregate_type,
+        aggregate_id,
+        sequence,
+        event_type,
+        event_version,
+        payload,
+        metadata,
+        recorded_at,
+    ) = row;
     let transaction_id = tx
         .parse::<u64>()
         .with_context(|| format!("Bad transaction id {tx}"))?;

@@ -7,7 +7,11 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 /// The lead that owns `phone` in `tenant`, if any.
-pub async fn owner(conn: &mut PgConnection, tenant: Uuid, phone: &str) -> anyhow::Result<Option<Uuid>> {
+pub async fn owner(
+    conn: &mut PgConnection,
+    tenant: Uuid,
+    phone: &str,
+) -> anyhow::Result<Option<Uuid>> {
     sqlx::query_scalar("SELECT lead_id FROM lead_phones WHERE tenant_id = $1 AND phone = $2")
         .bind(tenant)
         .bind(phone)
@@ -18,7 +22,12 @@ pub async fn owner(conn: &mut PgConnection, tenant: Uuid, phone: &str) -> anyhow
 
 /// Reserves `phone` for `lead`. Returns false if another lead holds it (waiting for a concurrent
 /// reservation of the same number to commit or roll back first).
-pub async fn reserve(conn: &mut PgConnection, tenant: Uuid, phone: &str, lead: Uuid) -> anyhow::Result<bool> {
+pub async fn reserve(
+    conn: &mut PgConnection,
+    tenant: Uuid,
+    phone: &str,
+    lead: Uuid,
+) -> anyhow::Result<bool> {
     let inserted = sqlx::query(
         "INSERT INTO lead_phones (tenant_id, phone, lead_id) VALUES ($1, $2, $3) \
          ON CONFLICT (tenant_id, phone) DO NOTHING",

@@ -175,12 +175,13 @@ impl TenantStore {
 
     /// The tenant `id`, if it exists.
     pub async fn get(&self, id: TenantId) -> anyhow::Result<Option<Tenant>> {
-        let row: Option<TenantRow> =
-            sqlx::query_as(&format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1"))
-                .bind(id.as_uuid())
-                .fetch_optional(&self.pool)
-                .await
-                .context("Failed to load a tenant")?;
+        let row: Option<TenantRow> = sqlx::query_as(&format!(
+            "SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1"
+        ))
+        .bind(id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .context("Failed to load a tenant")?;
         row.map(tenant_from_row).transpose()
     }
 
@@ -246,15 +247,14 @@ impl TenantStore {
 
     /// The tenant's keys, newest first.
     pub async fn list_keys(&self, tenant: TenantId) -> anyhow::Result<Vec<ApiKeyInfo>> {
-        let rows: Vec<KeyRow> =
-            sqlx::query_as(
-                "SELECT id, prefix, name, created_at, revoked_at FROM api_keys \
+        let rows: Vec<KeyRow> = sqlx::query_as(
+            "SELECT id, prefix, name, created_at, revoked_at FROM api_keys \
                  WHERE tenant_id = $1 ORDER BY created_at DESC, id",
-            )
-            .bind(tenant.as_uuid())
-            .fetch_all(&self.pool)
-            .await
-            .context("Failed to list API keys")?;
+        )
+        .bind(tenant.as_uuid())
+        .fetch_all(&self.pool)
+        .await
+        .context("Failed to list API keys")?;
         Ok(rows
             .into_iter()
             .map(|(id, prefix, name, created_at, revoked_at)| ApiKeyInfo {
@@ -318,7 +318,10 @@ impl TenantStore {
             tenant_id: TenantId::from_uuid(tenant),
             key_id,
         });
-        let mut cache = self.key_cache.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut cache = self
+            .key_cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         match owner {
             Some(owner) => {
                 cache.insert(hash, (owner, Instant::now()));
@@ -369,12 +372,23 @@ fn hash_key(secret: &str) -> [u8; 32] {
 }
 
 fn tenant_from_row(row: TenantRow) -> anyhow::Result<Tenant> {
-    let (id, name, brand_name, timezone, country, business_hours, quiet_hours, created_at, updated_at) = row;
+    let (
+        id,
+        name,
+        brand_name,
+        timezone,
+        country,
+        business_hours,
+        quiet_hours,
+        created_at,
+        updated_at,
+    ) = row;
     Ok(Tenant {
         id: TenantId::from_uuid(id),
         name,
         brand_name,
-        timezone: Timezone::parse(&timezone).with_context(|| format!("Stored timezone {timezone}"))?,
+        timezone: Timezone::parse(&timezone)
+            .with_context(|| format!("Stored timezone {timezone}"))?,
         default_country: CountryCode::parse(&country)
             .with_context(|| format!("Stored country {country}"))?,
         business_hours: serde_json::from_value(business_hours).context("Stored business hours")?,

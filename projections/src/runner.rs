@@ -183,7 +183,11 @@ pub async fn run(
             }
             Ok(BatchOutcome::CaughtUp) => {
                 failures = 0;
-                let pause = if retry_soon.is_zero() { POLL_INTERVAL } else { retry_soon };
+                let pause = if retry_soon.is_zero() {
+                    POLL_INTERVAL
+                } else {
+                    retry_soon
+                };
                 retry_soon = if retry_soon.is_zero() || retry_soon >= POLL_INTERVAL {
                     Duration::ZERO
                 } else {

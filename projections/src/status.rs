@@ -107,5 +107,8 @@ pub fn record_applied(target: &str, events: usize) {
 
 /// Events applied by this process so far, per target.
 pub fn applied_in_process() -> BTreeMap<String, u64> {
-    APPLIED.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    APPLIED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
 }

@@ -125,7 +125,10 @@ impl Drop for DropOnDrop {
         match dropped {
             Ok(Ok(())) => {}
             Ok(Err(why)) => eprintln!("failed to drop test database {}: {why}", self.name),
-            Err(_) => eprintln!("failed to drop test database {}: the thread panicked", self.name),
+            Err(_) => eprintln!(
+                "failed to drop test database {}: the thread panicked",
+                self.name
+            ),
         }
     }
 }

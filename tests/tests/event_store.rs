@@ -19,7 +19,12 @@ use sqlx::PgPool;
 
 type LeadResult = Result<Committed<Lead>, CommandError<LeadError>>;
 
-async fn run(executor: &CommandExecutor, tenant: TenantId, lead: LeadId, command: LeadCommand) -> LeadResult {
+async fn run(
+    executor: &CommandExecutor,
+    tenant: TenantId,
+    lead: LeadId,
+    command: LeadCommand,
+) -> LeadResult {
     let existence = match command {
         LeadCommand::CaptureLead(_) => Existence::MayCreate,
         _ => Existence::MustExist,
@@ -32,9 +37,14 @@ async fn run(executor: &CommandExecutor, tenant: TenantId, lead: LeadId, command
 /// A captured lead (one event) of `tenant`.
 async fn captured(executor: &CommandExecutor, tenant: TenantId, n: u32) -> LeadId {
     let lead = LeadId::new();
-    run(executor, tenant, lead, LeadCommand::CaptureLead(new_lead(n)))
-        .await
-        .unwrap();
+    run(
+        executor,
+        tenant,
+        lead,
+        LeadCommand::CaptureLead(new_lead(n)),
+    )
+    .await
+    .unwrap();
     lead
 }
 
@@ -84,13 +94,17 @@ async fn appending_at_a_stale_sequence_is_a_conflict_and_writes_nothing() {
     let metadata = EventMetadata::from_context(&tenant_ctx(tenant));
 
     let mut tx = db.pool().begin().await.unwrap();
-    let stale = event_store::append::<Lead>(&mut tx, &lead.to_string(), 0, &[tagged("late")], &metadata).await;
+    let stale =
+        event_store::append::<Lead>(&mut tx, &lead.to_string(), 0, &[tagged("late")], &metadata)
+            .await;
     assert!(matches!(stale, Err(StoreError::Conflict)), "{stale:?}");
     drop(tx);
 
     assert_eq!(event_count(db.pool()).await, 1);
     let mut conn = db.pool().acquire().await.unwrap();
-    let loaded = event_store::load::<Lead>(&mut conn, tenant.as_uuid(), &lead.to_string()).await.unwrap();
+    let loaded = event_store::load::<Lead>(&mut conn, tenant.as_uuid(), &lead.to_string())
+        .await
+        .unwrap();
     assert_eq!(loaded.version, 1);
     assert!(loaded.aggregate.tags().iter().all(|t| t.as_str() != "late"));
 }
@@ -118,7 +132,10 @@ async fn of_two_concurrent_appends_at_the_same_sequence_the_second_is_a_conflict
 
     let second = second.await.unwrap();
     assert!(matches!(second, Err(StoreError::Conflict)), "{second:?}");
-    assert_eq!(stored_events(db.pool(), lead.parse().unwrap()).await[1], tagged("first"));
+    assert_eq!(
+        stored_events(db.pool(), lead.parse().unwrap()).await[1],
+        tagged("first")
+    );
 }
 
 #[tokio::test]
@@ -132,22 +149,45 @@ async fn the_executor_retries_a_command_that_lost_the_race_and_then_succeeds() {
     // append at sequence 2 waits on the rival's row, and fails once the rival commits.
     let metadata = EventMetadata::from_context(&tenant_ctx(tenant));
     let mut rival = db.pool().begin().await.unwrap();
-    event_store::append::<Lead>(&mut rival, &lead.to_string(), 1, &[tagged("rival")], &metadata)
-        .await
-        .unwrap();
+    event_store::append::<Lead>(
+        &mut rival,
+        &lead.to_string(),
+        1,
+        &[tagged("rival")],
+        &metadata,
+    )
+    .await
+    .unwrap();
     let command = {
         let executor = executor.clone();
         tokio::spawn(async move {
-            run(&executor, tenant, lead, LeadCommand::AddTag { tag: tag("mine") }).await
+            run(
+                &executor,
+                tenant,
+                lead,
+                LeadCommand::AddTag { tag: tag("mine") },
+            )
+            .await
         })
     };
     until_a_session_waits_for_a_lock(db.pool()).await;
     rival.commit().await.unwrap();
 
     let committed = command.await.unwrap().unwrap();
-    assert_eq!(committed.version, 3, "the retry appended after the rival's event");
-    let tags: Vec<&str> = committed.aggregate.tags().iter().map(|t| t.as_str()).collect();
-    assert!(tags.contains(&"rival") && tags.contains(&"mine"), "{tags:?}");
+    assert_eq!(
+        committed.version, 3,
+        "the retry appended after the rival's event"
+    );
+    let tags: Vec<&str> = committed
+        .aggregate
+        .tags()
+        .iter()
+        .map(|t| t.as_str())
+        .collect();
+    assert!(
+        tags.contains(&"rival") && tags.contains(&"mine"),
+        "{tags:?}"
+    );
     assert_eq!(
         stored_events(db.pool(), lead).await[1..],
         [tagged("rival"), tagged("mine")]
@@ -163,13 +203,25 @@ async fn an_executor_allowed_one_attempt_reports_the_lost_race_as_a_conflict() {
 
     let metadata = EventMetadata::from_context(&tenant_ctx(tenant));
     let mut rival = db.pool().begin().await.unwrap();
-    event_store::append::<Lead>(&mut rival, &lead.to_string(), 1, &[tagged("rival")], &metadata)
-        .await
-        .unwrap();
+    event_store::append::<Lead>(
+        &mut rival,
+        &lead.to_string(),
+        1,
+        &[tagged("rival")],
+        &metadata,
+    )
+    .await
+    .unwrap();
     let command = {
         let executor = executor.clone();
         tokio::spawn(async move {
-            run(&executor, tenant, lead, LeadCommand::AddTag { tag: tag("mine") }).await
+            run(
+                &executor,
+                tenant,
+                lead,
+                LeadCommand::AddTag { tag: tag("mine") },
+            )
+            .await
         })
     };
     until_a_session_waits_for_a_lock(db.pool()).await;
@@ -191,7 +243,15 @@ async fn many_racing_commands_on_one_lead_all_land_in_a_gapless_sequence() {
         .map(|i| {
             let executor = executor.clone();
             tokio::spawn(async move {
-                run(&executor, tenant, lead, LeadCommand::AddTag { tag: tag(&format!("t{i}")) }).await
+                run(
+                    &executor,
+                    tenant,
+                    lead,
+                    LeadCommand::AddTag {
+                        tag: tag(&format!("t{i}")),
+                    },
+                )
+                .await
             })
         })
         .collect();
@@ -199,13 +259,12 @@ async fn many_racing_commands_on_one_lead_all_land_in_a_gapless_sequence() {
         command.await.unwrap().unwrap();
     }
 
-    let sequences: Vec<i64> = sqlx::query_scalar(
-        "SELECT sequence FROM events WHERE aggregate_id = $1 ORDER BY sequence",
-    )
-    .bind(lead.to_string())
-    .fetch_all(db.pool())
-    .await
-    .unwrap();
+    let sequences: Vec<i64> =
+        sqlx::query_scalar("SELECT sequence FROM events WHERE aggregate_id = $1 ORDER BY sequence")
+            .bind(lead.to_string())
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
     assert_eq!(sequences, (1..=9).collect::<Vec<i64>>());
 }
 
@@ -217,13 +276,34 @@ async fn another_tenants_lead_is_not_found_and_cannot_be_captured_over() {
     let intruder = TenantId::new();
     let lead = captured(&executor, owner, 1).await;
 
-    let tagging = run(&executor, intruder, lead, LeadCommand::AddTag { tag: tag("x") }).await;
-    assert!(matches!(tagging, Err(CommandError::NotFound)), "{tagging:?}");
-    let capturing = run(&executor, intruder, lead, LeadCommand::CaptureLead(new_lead(2))).await;
-    assert!(matches!(capturing, Err(CommandError::NotFound)), "{capturing:?}");
+    let tagging = run(
+        &executor,
+        intruder,
+        lead,
+        LeadCommand::AddTag { tag: tag("x") },
+    )
+    .await;
+    assert!(
+        matches!(tagging, Err(CommandError::NotFound)),
+        "{tagging:?}"
+    );
+    let capturing = run(
+        &executor,
+        intruder,
+        lead,
+        LeadCommand::CaptureLead(new_lead(2)),
+    )
+    .await;
+    assert!(
+        matches!(capturing, Err(CommandError::NotFound)),
+        "{capturing:?}"
+    );
     let mut conn = db.pool().acquire().await.unwrap();
     let loading = event_store::load::<Lead>(&mut conn, intruder.as_uuid(), &lead.to_string()).await;
-    assert!(matches!(loading, Err(StoreError::OtherTenant)), "{loading:?}");
+    assert!(
+        matches!(loading, Err(StoreError::OtherTenant)),
+        "{loading:?}"
+    );
 
     assert_eq!(event_count(db.pool()).await, 1);
 }
@@ -232,7 +312,13 @@ async fn another_tenants_lead_is_not_found_and_cannot_be_captured_over() {
 async fn a_command_on_a_lead_that_does_not_exist_is_not_found() {
     let db = TestDb::new().await;
     let executor = CommandExecutor::new(db.pool().clone(), 3);
-    let result = run(&executor, TenantId::new(), LeadId::new(), LeadCommand::AddTag { tag: tag("x") }).await;
+    let result = run(
+        &executor,
+        TenantId::new(),
+        LeadId::new(),
+        LeadCommand::AddTag { tag: tag("x") },
+    )
+    .await;
     assert!(matches!(result, Err(CommandError::NotFound)), "{result:?}");
 }
 
@@ -243,9 +329,20 @@ async fn a_refused_command_writes_nothing() {
     let tenant = TenantId::new();
     let lead = captured(&executor, tenant, 1).await;
 
-    let result = run(&executor, tenant, lead, LeadCommand::AdvanceStatus { to: LeadStatus::Booked }).await;
+    let result = run(
+        &executor,
+        tenant,
+        lead,
+        LeadCommand::AdvanceStatus {
+            to: LeadStatus::Booked,
+        },
+    )
+    .await;
     assert!(
-        matches!(result, Err(CommandError::Rejected(LeadError::InvalidTransition { .. }))),
+        matches!(
+            result,
+            Err(CommandError::Rejected(LeadError::InvalidTransition { .. }))
+        ),
         "{result:?}"
     );
     assert_eq!(event_count(db.pool()).await, 1);
@@ -262,8 +359,12 @@ async fn a_command_reports_the_global_position_of_its_last_event() {
     for command in [
         LeadCommand::CaptureLead(new_lead(1)),
         LeadCommand::AddTag { tag: tag("vip") },
-        LeadCommand::AdvanceStatus { to: LeadStatus::Contacted },
-        LeadCommand::OptOut { reason: "STOP".to_owned() },
+        LeadCommand::AdvanceStatus {
+            to: LeadStatus::Contacted,
+        },
+        LeadCommand::OptOut {
+            reason: "STOP".to_owned(),
+        },
     ] {
         let ctx = tenant_ctx(tenant);
         let existence = if matches!(command, LeadCommand::CaptureLead(_)) {
@@ -276,9 +377,16 @@ async fn a_command_reports_the_global_position_of_its_last_event() {
             .await
             .unwrap();
         // Interleave another lead's events so positions are not simply consecutive.
-        run(&executor, tenant, other, LeadCommand::AddTag { tag: tag(&ctx.request_id[..12]) })
-            .await
-            .unwrap();
+        run(
+            &executor,
+            tenant,
+            other,
+            LeadCommand::AddTag {
+                tag: tag(&ctx.request_id[..12]),
+            },
+        )
+        .await
+        .unwrap();
         let (max, version): (i64, i64) = sqlx::query_as(
             "SELECT max(global_position), max(sequence) FROM events \
              WHERE aggregate_id = $1 AND metadata->>'request_id' = $2",
@@ -301,9 +409,14 @@ async fn appending_several_events_returns_the_highest_of_their_positions() {
     let metadata = EventMetadata::from_context(&tenant_ctx(tenant));
     let mut captured_lead = Lead::default();
     let sink = cqrs_es::event_sink::EventSink::default();
-    cqrs_es::Aggregate::handle(&mut captured_lead, LeadCommand::CaptureLead(new_lead(1)), &(), &sink)
-        .await
-        .unwrap();
+    cqrs_es::Aggregate::handle(
+        &mut captured_lead,
+        LeadCommand::CaptureLead(new_lead(1)),
+        &(),
+        &sink,
+    )
+    .await
+    .unwrap();
     let mut events = sink.collect().await;
     events.extend([tagged("a"), tagged("b"), tagged("c")]);
 
@@ -313,10 +426,11 @@ async fn appending_several_events_returns_the_highest_of_their_positions() {
         .unwrap();
     tx.commit().await.unwrap();
 
-    let positions: Vec<i64> = sqlx::query_scalar("SELECT global_position FROM events ORDER BY sequence")
-        .fetch_all(db.pool())
-        .await
-        .unwrap();
+    let positions: Vec<i64> =
+        sqlx::query_scalar("SELECT global_position FROM events ORDER BY sequence")
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
     assert_eq!(positions.len(), 4);
     assert_eq!(Some(&position), positions.iter().max());
 }
@@ -327,16 +441,25 @@ async fn a_command_that_changes_nothing_writes_nothing_and_reports_no_position()
     let executor = CommandExecutor::new(db.pool().clone(), 3);
     let tenant = TenantId::new();
     let lead = captured(&executor, tenant, 1).await;
-    run(&executor, tenant, lead, LeadCommand::AddTag { tag: tag("vip") })
-        .await
-        .unwrap();
+    run(
+        &executor,
+        tenant,
+        lead,
+        LeadCommand::AddTag { tag: tag("vip") },
+    )
+    .await
+    .unwrap();
     let before = event_count(db.pool()).await;
 
     // `imported` came with the capture, `vip` was just added.
     for command in [
         LeadCommand::AddTag { tag: tag("vip") },
-        LeadCommand::AddTag { tag: tag("imported") },
-        LeadCommand::RemoveTag { tag: tag("never-added") },
+        LeadCommand::AddTag {
+            tag: tag("imported"),
+        },
+        LeadCommand::RemoveTag {
+            tag: tag("never-added"),
+        },
     ] {
         let committed = run(&executor, tenant, lead, command).await.unwrap();
         assert_eq!(committed.position, None);
@@ -355,10 +478,17 @@ async fn every_event_carries_tenant_actor_request_and_time_of_its_command() {
     for command in [
         LeadCommand::CaptureLead(new_lead(1)),
         LeadCommand::AddTag { tag: tag("vip") },
-        LeadCommand::OverrideStatus { to: LeadStatus::Qualified, reason: "called us".to_owned() },
+        LeadCommand::OverrideStatus {
+            to: LeadStatus::Qualified,
+            reason: "called us".to_owned(),
+        },
     ] {
         let ctx = tenant_ctx(tenant);
-        let existence = if contexts.is_empty() { Existence::MayCreate } else { Existence::MustExist };
+        let existence = if contexts.is_empty() {
+            Existence::MayCreate
+        } else {
+            Existence::MustExist
+        };
         executor
             .execute::<Lead>(&ctx, &lead, existence, command)
             .await
@@ -367,7 +497,9 @@ async fn every_event_carries_tenant_actor_request_and_time_of_its_command() {
     }
 
     let mut conn = db.pool().acquire().await.unwrap();
-    let events = read_after(&mut conn, FeedPosition::default(), 100).await.unwrap();
+    let events = read_after(&mut conn, FeedPosition::default(), 100)
+        .await
+        .unwrap();
     assert_eq!(events.len(), contexts.len());
     for (event, ctx) in events.iter().zip(&contexts) {
         assert_eq!(
@@ -388,7 +520,10 @@ async fn every_event_carries_tenant_actor_request_and_time_of_its_command() {
     .fetch_one(db.pool())
     .await
     .unwrap();
-    assert_eq!(mismatched, 0, "the tenant_id column disagrees with the metadata");
+    assert_eq!(
+        mismatched, 0,
+        "the tenant_id column disagrees with the metadata"
+    );
 }
 
 #[tokio::test]
@@ -401,8 +536,12 @@ async fn events_written_by_our_store_load_through_postgres_es() {
     for command in [
         LeadCommand::CaptureLead(new_lead(1)),
         LeadCommand::AddTag { tag: tag("vip") },
-        LeadCommand::AdvanceStatus { to: LeadStatus::Contacted },
-        LeadCommand::OptOut { reason: "STOP".to_owned() },
+        LeadCommand::AdvanceStatus {
+            to: LeadStatus::Contacted,
+        },
+        LeadCommand::OptOut {
+            reason: "STOP".to_owned(),
+        },
     ] {
         last = Some(run(&executor, tenant, lead, command).await.unwrap());
     }
@@ -438,7 +577,9 @@ async fn events_written_by_postgres_es_load_through_our_store_and_reach_the_feed
     let tenant = TenantId::new();
     let lead = captured(&executor, tenant, 1).await;
 
-    let store = PersistedEventStore::<_, Lead>::new_event_store(PostgresEventRepository::new(db.pool().clone()));
+    let store = PersistedEventStore::<_, Lead>::new_event_store(PostgresEventRepository::new(
+        db.pool().clone(),
+    ));
     let context = store.load_aggregate(&lead.to_string()).await.unwrap();
     let metadata = EventMetadata::from_context(&tenant_ctx(tenant));
     let metadata = serde_json::from_value(serde_json::to_value(&metadata).unwrap()).unwrap();
@@ -448,11 +589,22 @@ async fn events_written_by_postgres_es_load_through_our_store_and_reach_the_feed
         .unwrap();
 
     let mut conn = db.pool().acquire().await.unwrap();
-    let loaded = event_store::load::<Lead>(&mut conn, tenant.as_uuid(), &lead.to_string()).await.unwrap();
+    let loaded = event_store::load::<Lead>(&mut conn, tenant.as_uuid(), &lead.to_string())
+        .await
+        .unwrap();
     assert_eq!(loaded.version, 2);
-    assert!(loaded.aggregate.tags().iter().any(|t| t.as_str() == "from-postgres-es"));
-    let events = read_after(&mut conn, FeedPosition::default(), 100).await.unwrap();
+    assert!(loaded
+        .aggregate
+        .tags()
+        .iter()
+        .any(|t| t.as_str() == "from-postgres-es"));
+    let events = read_after(&mut conn, FeedPosition::default(), 100)
+        .await
+        .unwrap();
     assert_eq!(events.len(), 2);
-    assert_eq!(events[1].decode::<LeadEvent>().unwrap(), tagged("from-postgres-es"));
+    assert_eq!(
+        events[1].decode::<LeadEvent>().unwrap(),
+        tagged("from-postgres-es")
+    );
     assert_eq!(events[1].metadata.tenant_id, tenant.as_uuid());
 }

@@ -191,13 +191,26 @@ async fn every_committed_event_is_read_exactly_once_despite_slow_and_rolled_back
 
     let seen_positions: Vec<i64> = seen.iter().map(|e| e.position.global_position).collect();
     let seen_set: BTreeSet<i64> = seen_positions.iter().copied().collect();
-    assert_eq!(seen_set.len(), seen_positions.len(), "an event was read twice");
+    assert_eq!(
+        seen_set.len(),
+        seen_positions.len(),
+        "an event was read twice"
+    );
     let stored = stored_positions(db.pool()).await;
-    assert_eq!(stored, committed, "the store does not hold exactly what was committed");
+    assert_eq!(
+        stored, committed,
+        "the store does not hold exactly what was committed"
+    );
     let missed: Vec<_> = stored.difference(&seen_set).collect();
     let phantom: Vec<_> = seen_set.difference(&stored).collect();
-    assert!(missed.is_empty(), "the reader skipped committed events {missed:?}");
-    assert!(phantom.is_empty(), "the reader read events not in the store {phantom:?}");
+    assert!(
+        missed.is_empty(),
+        "the reader skipped committed events {missed:?}"
+    );
+    assert!(
+        phantom.is_empty(),
+        "the reader read events not in the store {phantom:?}"
+    );
     assert!(!rolled_back.is_empty(), "the test rolled nothing back");
     assert!(
         seen_set.is_disjoint(&rolled_back),
@@ -208,7 +221,10 @@ async fn every_committed_event_is_read_exactly_once_despite_slow_and_rolled_back
     // The race the feed exists for did happen: some event was read after one with a higher
     // global position, i.e. a reader following global_position alone would have skipped it.
     let overtaken = seen_positions.windows(2).filter(|w| w[1] < w[0]).count();
-    assert!(overtaken > 0, "no transaction committed late; the test proved nothing");
+    assert!(
+        overtaken > 0,
+        "no transaction committed late; the test proved nothing"
+    );
 
     // Per aggregate, the feed delivers a lead's events in sequence order.
     let mut last_sequence = std::collections::HashMap::new();
@@ -253,9 +269,17 @@ async fn read_exactly(pool: &PgPool, after: FeedPosition, count: usize) -> Vec<R
         }
         events.extend(batch);
     }
-    assert_eq!(events.len(), count, "expected {count} events, read {}", events.len());
+    assert_eq!(
+        events.len(),
+        count,
+        "expected {count} events, read {}",
+        events.len()
+    );
     let from = events.last().map_or(after, |e| e.position);
-    assert!(read_all(pool, from).await.is_empty(), "more events than expected");
+    assert!(
+        read_all(pool, from).await.is_empty(),
+        "more events than expected"
+    );
     events
 }
 
@@ -281,7 +305,11 @@ async fn a_reader_does_not_pass_a_transaction_still_in_flight_and_gets_its_event
     let position_b = capture_in(&mut b, tenant, 3).await;
     b.commit().await.unwrap();
     assert!(position_c < position_a && position_a < position_b);
-    assert_eq!(event_count(pool).await, 2, "B is committed and visible to any query");
+    assert_eq!(
+        event_count(pool).await,
+        2,
+        "B is committed and visible to any query"
+    );
 
     // The reader gets C, but not B: A is in flight and older, and reading B now would move the
     // reader past A's lower position for good.
@@ -297,7 +325,10 @@ async fn a_reader_does_not_pass_a_transaction_still_in_flight_and_gets_its_event
     let mut everything = first;
     everything.extend(second);
     let everything: HashSet<i64> = positions(&everything).into_iter().collect();
-    assert_eq!(everything, stored_positions(pool).await.into_iter().collect());
+    assert_eq!(
+        everything,
+        stored_positions(pool).await.into_iter().collect()
+    );
 }
 
 #[tokio::test]

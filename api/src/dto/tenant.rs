@@ -6,7 +6,9 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc, Weekday};
-use domain::values::{BusinessHours, CountryCode, LocalTimeRange, QuietHours, Timezone, ValueError};
+use domain::values::{
+    BusinessHours, CountryCode, LocalTimeRange, QuietHours, Timezone, ValueError,
+};
 use infrastructure::tenants::{ApiKeyInfo, IssuedKey, Tenant, TenantSettings};
 use poem_openapi::types::Example;
 use poem_openapi::Object;
@@ -499,7 +501,10 @@ mod tests {
             "business_hours.tuesday.end"
         );
         let reversed = range("17:00", "09:00");
-        assert_eq!(field_of(reversed.parse("quiet_hours").unwrap_err()), "quiet_hours");
+        assert_eq!(
+            field_of(reversed.parse("quiet_hours").unwrap_err()),
+            "quiet_hours"
+        );
     }
 
     #[test]

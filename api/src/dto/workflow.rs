@@ -3,7 +3,7 @@
 //! `TryFrom`s here parse every field into its domain value and name the exact field refused
 //! (`follow_up_templates[1]`, `qualification_questions[0].key`, `business_hours.monday.start`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -11,7 +11,7 @@ use domain::values::{
     AppointmentDuration, FollowUpCount, FollowUpDelayHours, MessageTemplate, ValueError,
     WorkflowName,
 };
-use domain::{LeadStatus, QualificationQuestion, WorkflowDefinition, WorkflowPatch};
+use domain::{LeadStatus, QualificationQuestion, WorkflowDefinition, WorkflowError, WorkflowPatch};
 use poem_openapi::types::{Example, MaybeUndefined};
 use poem_openapi::{Enum, Object};
 use projections::workflows::query::WorkflowView;
@@ -151,7 +151,10 @@ pub struct CreateWorkflowRequest {
     #[oai(validator(min_length = 1, max_length = 1600))]
     pub initial_message: String,
     /// Sent once when a lead opts out, 1 to 480 characters.
-    #[oai(default = "default_opt_out_message", validator(min_length = 1, max_length = 480))]
+    #[oai(
+        default = "default_opt_out_message",
+        validator(min_length = 1, max_length = 480)
+    )]
     #[serde(default = "default_opt_out_message")]
     pub opt_out_message: String,
     /// Follow-ups sent to a lead who does not answer, 0 to 10.
@@ -363,21 +366,28 @@ fn templates(texts: &[String]) -> Result<Vec<MessageTemplate>, ApiError> {
         .collect()
 }
 
-/// Parses qualification questions, naming the index and the part refused.
+/// Parses qualification questions, naming the index and the part refused. A repeated key is
+/// also refused by the aggregate; finding it here lets the error name the repeating entry.
 fn questions(list: &[QualificationQuestionDto]) -> Result<Vec<QualificationQuestion>, ApiError> {
+    let mut keys = HashSet::new();
     list.iter()
         .enumerate()
         .map(|(i, q)| {
-            QualificationQuestion::parse(&q.key, &q.question, &q.qualifying_answers).map_err(
-                |error| {
+            let field = |part: &str| format!("qualification_questions[{i}].{part}");
+            let question = QualificationQuestion::parse(&q.key, &q.question, &q.qualifying_answers)
+                .map_err(|error| {
                     let part = match error {
                         ValueError::InvalidQuestionKey(_) => "key",
                         ValueError::QuestionLength { .. } => "question",
                         _ => "qualifying_answers",
                     };
-                    ApiError::invalid_field(&format!("qualification_questions[{i}].{part}"), error)
-                },
-            )
+                    ApiError::invalid_field(&field(part), error)
+                })?;
+            if !keys.insert(q.key.as_str()) {
+                let repeated = WorkflowError::DuplicateQuestionKey(q.key.clone());
+                return Err(ApiError::invalid_field(&field("key"), repeated));
+            }
+            Ok(question)
         })
         .collect()
 }
@@ -501,7 +511,10 @@ impl TryFrom<WorkflowView> for WorkflowDto {
                 .iter()
                 .map(QualificationQuestionDto::from)
                 .collect(),
-            business_hours: definition.business_hours.as_ref().map(BusinessHoursDto::from),
+            business_hours: definition
+                .business_hours
+                .as_ref()
+                .map(BusinessHoursDto::from),
             lead_counts: LeadCountsDto::from(&view.lead_counts),
             created_at: row.created_at,
             updated_at: row.updated_at,
@@ -536,7 +549,10 @@ mod tests {
         assert_eq!(def.follow_up_count.get(), 3);
         assert_eq!(def.follow_up_delay_hours.get(), 24);
         assert_eq!(def.appointment_duration_minutes.get(), 30);
-        assert_eq!(def.opt_out_message, WorkflowDefinition::DEFAULT_OPT_OUT_MESSAGE);
+        assert_eq!(
+            def.opt_out_message,
+            WorkflowDefinition::DEFAULT_OPT_OUT_MESSAGE
+        );
         assert_eq!(def.business_hours, None);
     }
 
@@ -547,8 +563,14 @@ mod tests {
             (r#""initial_message":"Hi {nickname}""#, "initial_message"),
             (r#""follow_up_count":11"#, "follow_up_count"),
             (r#""follow_up_delay_hours":0"#, "follow_up_delay_hours"),
-            (r#""appointment_duration_minutes":1"#, "appointment_duration_minutes"),
-            (r#""follow_up_templates":["ok","{oops"]"#, "follow_up_templates[1]"),
+            (
+                r#""appointment_duration_minutes":1"#,
+                "appointment_duration_minutes",
+            ),
+            (
+                r#""follow_up_templates":["ok","{oops"]"#,
+                "follow_up_templates[1]",
+            ),
             (
                 r#""qualification_questions":[{"key":"Bad Key","question":"Q?","qualifying_answers":["y"]}]"#,
                 "qualification_questions[0].key",
@@ -558,13 +580,19 @@ mod tests {
                 "qualification_questions[0].qualifying_answers",
             ),
             (
+                r#""qualification_questions":[{"key":"k","question":"Q?","qualifying_answers":["y"]},{"key":"k","question":"Again?","qualifying_answers":["y"]}]"#,
+                "qualification_questions[1].key",
+            ),
+            (
                 r#""business_hours":{"friday":{"start":"9am","end":"17:00"}}"#,
                 "business_hours.friday.start",
             ),
         ];
         for (fields, expected) in cases {
-            let mut body = serde_json::json!({"name": "Promo", "channel": "sms", "initial_message": "Hi"});
-            let overrides: serde_json::Value = serde_json::from_str(&format!("{{{fields}}}")).unwrap();
+            let mut body =
+                serde_json::json!({"name": "Promo", "channel": "sms", "initial_message": "Hi"});
+            let overrides: serde_json::Value =
+                serde_json::from_str(&format!("{{{fields}}}")).unwrap();
             for (key, value) in overrides.as_object().unwrap() {
                 body[key] = value.clone();
             }
@@ -579,7 +607,10 @@ mod tests {
             let body: UpdateWorkflowRequest = crate::body::parse(json.as_bytes()).unwrap();
             WorkflowPatch::try_from(body).unwrap()
         };
-        assert_eq!(parse(r#"{"business_hours":null}"#).business_hours, Some(None));
+        assert_eq!(
+            parse(r#"{"business_hours":null}"#).business_hours,
+            Some(None)
+        );
         assert_eq!(parse(r#"{"name":"New"}"#).business_hours, None);
         assert!(parse("{}").is_empty());
     }

@@ -38,7 +38,11 @@ impl AdminApi {
     /// Projection status
     ///
     /// Each projection's position in the event feed and how far behind it is.
-    #[oai(path = "/projections", method = "get", operation_id = "list_projections")]
+    #[oai(
+        path = "/projections",
+        method = "get",
+        operation_id = "list_projections"
+    )]
     async fn projections(
         &self,
         auth: BearerAuth,

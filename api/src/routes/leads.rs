@@ -16,7 +16,8 @@ use projections::contacts::query::{self, ContactFilter};
 use crate::auth::{BearerAuth, Caller};
 use crate::body::JsonBody;
 use crate::dto::lead::{
-    AddTagRequest, CaptureLeadRequest, CaptureResult, HistoryEntry, LeadDto, OptOutRequest, SetStatusRequest, UpdateLeadRequest,
+    AddTagRequest, CaptureLeadRequest, CaptureResult, HistoryEntry, LeadDto, OptOutRequest,
+    SetStatusRequest, UpdateLeadRequest,
 };
 use crate::error::{invalid, ApiError};
 use crate::middleware::RequestId;
@@ -205,7 +206,11 @@ impl LeadsApi {
     /// Set a lead's status by hand
     ///
     /// An operator's override, recorded with its reason. Opting out has its own operation.
-    #[oai(path = "/leads/:id/status", method = "post", operation_id = "set_lead_status")]
+    #[oai(
+        path = "/leads/:id/status",
+        method = "post",
+        operation_id = "set_lead_status"
+    )]
     async fn set_status(
         &self,
         auth: BearerAuth,
@@ -223,7 +228,11 @@ impl LeadsApi {
     }
 
     /// Tag a lead
-    #[oai(path = "/leads/:id/tags", method = "post", operation_id = "add_lead_tag")]
+    #[oai(
+        path = "/leads/:id/tags",
+        method = "post",
+        operation_id = "add_lead_tag"
+    )]
     async fn add_tag(
         &self,
         auth: BearerAuth,
@@ -234,11 +243,22 @@ impl LeadsApi {
         body: JsonBody<AddTagRequest>,
     ) -> Result<Json<CommandResult>, ApiError> {
         let tag = Tag::parse(&body.0.tag).map_err(invalid("tag"))?;
-        execute(&auth.0, &state, &request_id, &id.0, LeadCommand::AddTag { tag }).await
+        execute(
+            &auth.0,
+            &state,
+            &request_id,
+            &id.0,
+            LeadCommand::AddTag { tag },
+        )
+        .await
     }
 
     /// Remove a tag from a lead
-    #[oai(path = "/leads/:id/tags/:tag", method = "delete", operation_id = "remove_lead_tag")]
+    #[oai(
+        path = "/leads/:id/tags/:tag",
+        method = "delete",
+        operation_id = "remove_lead_tag"
+    )]
     async fn remove_tag(
         &self,
         auth: BearerAuth,
@@ -250,13 +270,24 @@ impl LeadsApi {
         tag: Path<String>,
     ) -> Result<Json<CommandResult>, ApiError> {
         let tag = Tag::parse(&tag.0).map_err(invalid("tag"))?;
-        execute(&auth.0, &state, &request_id, &id.0, LeadCommand::RemoveTag { tag }).await
+        execute(
+            &auth.0,
+            &state,
+            &request_id,
+            &id.0,
+            LeadCommand::RemoveTag { tag },
+        )
+        .await
     }
 
     /// Opt a lead out
     ///
     /// The lead will never be messaged again (until they re-subscribe themselves).
-    #[oai(path = "/leads/:id/opt-out", method = "post", operation_id = "opt_out_lead")]
+    #[oai(
+        path = "/leads/:id/opt-out",
+        method = "post",
+        operation_id = "opt_out_lead"
+    )]
     async fn opt_out(
         &self,
         auth: BearerAuth,
@@ -270,13 +301,24 @@ impl LeadsApi {
             .0
             .reason
             .unwrap_or_else(|| "opted out by an operator".to_string());
-        execute(&auth.0, &state, &request_id, &id.0, LeadCommand::OptOut { reason }).await
+        execute(
+            &auth.0,
+            &state,
+            &request_id,
+            &id.0,
+            LeadCommand::OptOut { reason },
+        )
+        .await
     }
 
     /// A lead's history
     ///
     /// Every event of the lead in order, with who caused it and when.
-    #[oai(path = "/leads/:id/history", method = "get", operation_id = "get_lead_history")]
+    #[oai(
+        path = "/leads/:id/history",
+        method = "get",
+        operation_id = "get_lead_history"
+    )]
     async fn history(
         &self,
         auth: BearerAuth,
@@ -299,11 +341,21 @@ impl LeadsApi {
         if rows.is_empty() {
             return Err(ApiError::not_found("lead"));
         }
-        rows.into_iter().map(history_entry).collect::<Result<_, _>>().map(Json)
+        rows.into_iter()
+            .map(history_entry)
+            .collect::<Result<_, _>>()
+            .map(Json)
     }
 }
 
-type HistoryRow = (i64, String, String, serde_json::Value, serde_json::Value, i64);
+type HistoryRow = (
+    i64,
+    String,
+    String,
+    serde_json::Value,
+    serde_json::Value,
+    i64,
+);
 
 fn history_entry(row: HistoryRow) -> Result<HistoryEntry, ApiError> {
     let (sequence, event_type, event_version, payload, metadata, position) = row;
@@ -403,9 +455,7 @@ fn new_lead(
         .unwrap_or_default()
         .iter()
         .enumerate()
-        .map(|(i, t)| {
-            Tag::parse(t).map_err(|e| ApiError::invalid_field(&format!("tags[{i}]"), e))
-        })
+        .map(|(i, t)| Tag::parse(t).map_err(|e| ApiError::invalid_field(&format!("tags[{i}]"), e)))
         .collect::<Result<Vec<_>, _>>()?;
     let workflow_id = body
         .workflow_id
@@ -417,7 +467,10 @@ fn new_lead(
         phone,
         email,
         custom_fields,
-        source: body.source.map(Into::into).unwrap_or(domain::values::LeadSource::Api),
+        source: body
+            .source
+            .map(Into::into)
+            .unwrap_or(domain::values::LeadSource::Api),
         tags,
         workflow_id,
     })

@@ -101,7 +101,11 @@ impl TenantsApi {
     ///
     /// The platform admin, or the tenant's own key. Changes only the fields given;
     /// `business_hours` replaces the whole week (days left out are closed).
-    #[oai(path = "/tenants/:id", method = "patch", operation_id = "update_tenant")]
+    #[oai(
+        path = "/tenants/:id",
+        method = "patch",
+        operation_id = "update_tenant"
+    )]
     async fn update_tenant(
         &self,
         auth: BearerAuth,
@@ -124,7 +128,11 @@ impl TenantsApi {
     ///
     /// The platform admin, or the tenant's own key. Send `{}` for a key labelled `default`.
     /// The secret (`api_key`) is shown in this answer only; only its hash is stored.
-    #[oai(path = "/tenants/:id/api-keys", method = "post", operation_id = "create_api_key")]
+    #[oai(
+        path = "/tenants/:id/api-keys",
+        method = "post",
+        operation_id = "create_api_key"
+    )]
     async fn create_api_key(
         &self,
         auth: BearerAuth,
@@ -146,7 +154,11 @@ impl TenantsApi {
     ///
     /// The platform admin, or the tenant's own key. The tenant's keys, newest first, revoked
     /// ones included; secrets are never shown again.
-    #[oai(path = "/tenants/:id/api-keys", method = "get", operation_id = "list_api_keys")]
+    #[oai(
+        path = "/tenants/:id/api-keys",
+        method = "get",
+        operation_id = "list_api_keys"
+    )]
     async fn list_api_keys(
         &self,
         auth: BearerAuth,
@@ -188,8 +200,8 @@ impl TenantsApi {
         key_id: Path<String>,
     ) -> Result<NoContent, ApiError> {
         let id = visible_id(&auth.0, &id.0)?;
-        let key = uuid::Uuid::parse_str(key_id.0.trim())
-            .map_err(|_| ApiError::not_found("api_key"))?;
+        let key =
+            uuid::Uuid::parse_str(key_id.0.trim()).map_err(|_| ApiError::not_found("api_key"))?;
         if state.tenants.revoke_key(id, key, state.clock.now()).await? {
             Ok(NoContent::NoContent)
         } else {

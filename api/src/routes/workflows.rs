@@ -145,7 +145,11 @@ impl WorkflowsApi {
     /// tenant's apply. The result is checked as a whole (e.g. no more follow-up templates than
     /// `follow_up_count`). An archived workflow cannot change (409). A change that changes
     /// nothing records nothing and answers `position: null`.
-    #[oai(path = "/workflows/:id", method = "patch", operation_id = "update_workflow")]
+    #[oai(
+        path = "/workflows/:id",
+        method = "patch",
+        operation_id = "update_workflow"
+    )]
     async fn update_workflow(
         &self,
         auth: BearerAuth,
@@ -157,15 +161,25 @@ impl WorkflowsApi {
     ) -> Result<Json<CommandResult>, ApiError> {
         auth.0.tenant()?;
         let patch = WorkflowPatch::try_from(body.0)?;
-        lifecycle(&state, &auth.0, &request_id, &id.0, WorkflowCommand::UpdateWorkflow { patch })
-            .await
+        lifecycle(
+            &state,
+            &auth.0,
+            &request_id,
+            &id.0,
+            WorkflowCommand::UpdateWorkflow { patch },
+        )
+        .await
     }
 
     /// Activate a workflow
     ///
     /// `draft` → `active`: leads assigned to it start being contacted. Any other status
     /// answers 409.
-    #[oai(path = "/workflows/:id/activate", method = "post", operation_id = "activate_workflow")]
+    #[oai(
+        path = "/workflows/:id/activate",
+        method = "post",
+        operation_id = "activate_workflow"
+    )]
     async fn activate_workflow(
         &self,
         auth: BearerAuth,
@@ -174,14 +188,25 @@ impl WorkflowsApi {
         /// The workflow's id.
         id: Path<String>,
     ) -> Result<Json<CommandResult>, ApiError> {
-        lifecycle(&state, &auth.0, &request_id, &id.0, WorkflowCommand::Activate).await
+        lifecycle(
+            &state,
+            &auth.0,
+            &request_id,
+            &id.0,
+            WorkflowCommand::Activate,
+        )
+        .await
     }
 
     /// Pause a workflow
     ///
     /// `active` → `paused`: no new messages go out until it is resumed. Any other status
     /// answers 409.
-    #[oai(path = "/workflows/:id/pause", method = "post", operation_id = "pause_workflow")]
+    #[oai(
+        path = "/workflows/:id/pause",
+        method = "post",
+        operation_id = "pause_workflow"
+    )]
     async fn pause_workflow(
         &self,
         auth: BearerAuth,
@@ -196,7 +221,11 @@ impl WorkflowsApi {
     /// Resume a workflow
     ///
     /// `paused` → `active`. Any other status answers 409.
-    #[oai(path = "/workflows/:id/resume", method = "post", operation_id = "resume_workflow")]
+    #[oai(
+        path = "/workflows/:id/resume",
+        method = "post",
+        operation_id = "resume_workflow"
+    )]
     async fn resume_workflow(
         &self,
         auth: BearerAuth,
@@ -212,7 +241,11 @@ impl WorkflowsApi {
     ///
     /// Retires the workflow for good, from `draft`, `active` or `paused`; it can no longer
     /// change. Archiving an archived workflow answers 409.
-    #[oai(path = "/workflows/:id/archive", method = "post", operation_id = "archive_workflow")]
+    #[oai(
+        path = "/workflows/:id/archive",
+        method = "post",
+        operation_id = "archive_workflow"
+    )]
     async fn archive_workflow(
         &self,
         auth: BearerAuth,
@@ -221,7 +254,14 @@ impl WorkflowsApi {
         /// The workflow's id.
         id: Path<String>,
     ) -> Result<Json<CommandResult>, ApiError> {
-        lifecycle(&state, &auth.0, &request_id, &id.0, WorkflowCommand::Archive).await
+        lifecycle(
+            &state,
+            &auth.0,
+            &request_id,
+            &id.0,
+            WorkflowCommand::Archive,
+        )
+        .await
     }
 }
 
@@ -240,9 +280,17 @@ async fn lifecycle(
 ) -> Result<Json<CommandResult>, ApiError> {
     let tenant = caller.tenant()?;
     let id = parse_id(raw_id)?;
-    execute(state, caller, tenant, request_id, id, Existence::MustExist, command)
-        .await
-        .map(Json)
+    execute(
+        state,
+        caller,
+        tenant,
+        request_id,
+        id,
+        Existence::MustExist,
+        command,
+    )
+    .await
+    .map(Json)
 }
 
 /// Runs `command` on workflow `id` for `tenant` and reports what was committed.

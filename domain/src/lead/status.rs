@@ -2,7 +2,7 @@
 //!
 //! | from              | `AdvanceStatus` may go to                      |
 //! |-------------------|------------------------------------------------|
-//! | `pending`         | `contacted`                                    |
+//! | `pending`         | `contacted`, `in_conversation` (wrote to us first) |
 //! | `contacted`       | `in_conversation`, `unresponsive`              |
 //! | `in_conversation` | `qualified`, `handed_off`, `unresponsive`      |
 //! | `qualified`       | `booked`, `handed_off`, `in_conversation`      |
@@ -83,7 +83,7 @@ impl LeadStatus {
         };
         matches!(
             (self, to),
-            (Pending, Contacted)
+            (Pending, Contacted | InConversation)
                 | (Contacted, InConversation | Unresponsive)
                 | (InConversation, Qualified | HandedOff | Unresponsive)
                 | (Qualified, Booked | HandedOff | InConversation)
@@ -137,6 +137,7 @@ mod tests {
     fn the_lifecycle_allows_exactly_the_documented_moves() {
         let allowed = [
             (Pending, Contacted),
+            (Pending, InConversation),
             (Contacted, InConversation),
             (Contacted, Unresponsive),
             (InConversation, Qualified),

@@ -63,7 +63,10 @@ pub fn apply(rows: &mut HashMap<Uuid, ContactRow>, event: &RecordedEvent) -> any
         workflow_id,
     } = payload
     {
-        if rows.get(&lead_id).is_some_and(|row| row.version >= event.sequence) {
+        if rows
+            .get(&lead_id)
+            .is_some_and(|row| row.version >= event.sequence)
+        {
             return Ok(());
         }
         let mut tags: Vec<String> = tags.iter().map(|t| t.as_str().to_string()).collect();
@@ -127,8 +130,8 @@ pub fn apply(rows: &mut HashMap<Uuid, ContactRow>, event: &RecordedEvent) -> any
                 row.email = email.map(|e| e.as_str().to_string());
             }
             if let Some(custom_fields) = custom_fields {
-                row.custom_fields =
-                    serde_json::to_value(&custom_fields).context("Failed to encode custom fields")?;
+                row.custom_fields = serde_json::to_value(&custom_fields)
+                    .context("Failed to encode custom fields")?;
             }
         }
         LeadEvent::LeadWorkflowAssigned { workflow_id } => {
@@ -143,8 +146,7 @@ pub fn apply(rows: &mut HashMap<Uuid, ContactRow>, event: &RecordedEvent) -> any
         LeadEvent::LeadUntagged { tag } => {
             row.tags.retain(|t| t != tag.as_str());
         }
-        LeadEvent::LeadStatusChanged { to, .. }
-        | LeadEvent::LeadStatusOverridden { to, .. } => {
+        LeadEvent::LeadStatusChanged { to, .. } | LeadEvent::LeadStatusOverridden { to, .. } => {
             row.status = to.as_str().to_string();
         }
         LeadEvent::LeadOptedOut { .. } => {

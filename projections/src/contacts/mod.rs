@@ -79,8 +79,8 @@ impl Projection for ContactsProjection {
                 gin_trgm_ops);"
         );
         conn.execute(ddl.as_str())
-        .await
-        .context("Failed to create the contacts table")?;
+            .await
+            .context("Failed to create the contacts table")?;
         Ok(())
     }
 

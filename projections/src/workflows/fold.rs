@@ -55,7 +55,10 @@ pub fn apply_workflow_event(
     event: &RecordedEvent,
 ) -> anyhow::Result<()> {
     let id = event.aggregate_uuid()?;
-    if rows.get(&id).is_some_and(|row| row.version >= event.sequence) {
+    if rows
+        .get(&id)
+        .is_some_and(|row| row.version >= event.sequence)
+    {
         return Ok(());
     }
     let at = event.metadata.occurred_at;
@@ -80,7 +83,10 @@ pub fn apply_workflow_event(
         return Ok(());
     }
     let Some(row) = rows.get_mut(&id) else {
-        bail!("{} for workflow {id} arrived before its creation", event.event_type);
+        bail!(
+            "{} for workflow {id} arrived before its creation",
+            event.event_type
+        );
     };
     let status = match payload {
         WorkflowEvent::WorkflowCreated { .. } => None,
@@ -112,7 +118,10 @@ pub fn apply_lead_event(
     event: &RecordedEvent,
 ) -> anyhow::Result<()> {
     let lead_id = event.aggregate_uuid()?;
-    if members.get(&lead_id).is_some_and(|m| m.version >= event.sequence) {
+    if members
+        .get(&lead_id)
+        .is_some_and(|m| m.version >= event.sequence)
+    {
         return Ok(());
     }
     let payload: LeadEvent = event.decode()?;
@@ -130,7 +139,10 @@ pub fn apply_lead_event(
         return Ok(());
     }
     let Some(member) = members.get_mut(&lead_id) else {
-        bail!("{} for lead {lead_id} arrived before its capture", event.event_type);
+        bail!(
+            "{} for lead {lead_id} arrived before its capture",
+            event.event_type
+        );
     };
     match payload {
         LeadEvent::LeadWorkflowAssigned { workflow_id } => {

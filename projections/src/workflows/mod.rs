@@ -81,8 +81,8 @@ impl Projection for WorkflowsProjection {
             );"
         );
         conn.execute(ddl.as_str())
-        .await
-        .context("Failed to create the workflows tables")?;
+            .await
+            .context("Failed to create the workflows tables")?;
         Ok(())
     }
 

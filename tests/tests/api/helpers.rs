@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use api::server::Running;
 use api::settings::Settings;
-use application::SystemClock;
+use application::ManualClock;
 use bookerbot_tests::TestDb;
+use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -18,6 +19,8 @@ pub struct TestApp {
     pub db: TestDb,
     /// `http://127.0.0.1:<port>`.
     pub base: String,
+    /// The server's clock: it moves only when a test moves it.
+    pub clock: ManualClock,
     client: reqwest::Client,
     running: Option<Running>,
 }
@@ -50,15 +53,17 @@ pub struct TestTenant {
 }
 
 impl TestApp {
-    /// Starts a server on a fresh database.
+    /// Starts a server on a fresh database, its clock stopped at [`start_time`].
     pub async fn spawn() -> Self {
         let db = TestDb::new().await;
         let settings = Settings::for_tests(db.url().to_string(), ADMIN);
-        let running = api::server::start(db.pool().clone(), Arc::new(SystemClock), settings)
+        let clock = ManualClock::new(start_time());
+        let running = api::server::start(db.pool().clone(), Arc::new(clock.clone()), settings)
             .await
             .expect("the server starts");
         Self {
             base: format!("http://{}", running.addr),
+            clock,
             db,
             client: reqwest::Client::new(),
             running: Some(running),
@@ -113,7 +118,8 @@ impl TestApp {
     }
 
     pub async fn get(&self, token: &str, path: &str) -> Reply {
-        self.send(reqwest::Method::GET, path, Some(token), None).await
+        self.send(reqwest::Method::GET, path, Some(token), None)
+            .await
     }
 
     pub async fn post(&self, token: &str, path: &str, body: Value) -> Reply {
@@ -179,6 +185,11 @@ impl TestApp {
     pub async fn event_count(&self) -> i64 {
         bookerbot_tests::event_count(self.db.pool()).await
     }
+}
+
+/// Where every test server's clock starts.
+pub fn start_time() -> DateTime<Utc> {
+    "2026-03-29T00:30:00Z".parse().expect("a valid instant")
 }
 
 async fn reply(response: reqwest::Response) -> Reply {

@@ -37,6 +37,7 @@ async fn a_tenant_captures_leads_lists_them_by_every_filter_changes_status_and_r
                    "workflow_id": workflow, "custom_fields": {"plan": "gold", "visits": 3}}),
         )
         .await;
+    app.clock.advance(chrono::Duration::minutes(1));
     let (oliver, _) = app
         .capture_new(
             key,
@@ -44,6 +45,7 @@ async fn a_tenant_captures_leads_lists_them_by_every_filter_changes_status_and_r
                    "source": "referral", "tags": ["spring"]}),
         )
         .await;
+    app.clock.advance(chrono::Duration::minutes(1));
     let (noah, last) = app
         .capture_new(
             key,
@@ -70,13 +72,33 @@ async fn a_tenant_captures_leads_lists_them_by_every_filter_changes_status_and_r
     assert_eq!(lead.body["source"], "website");
     assert_eq!(lead.body["tags"], json!(["spring", "vip"]));
     assert_eq!(lead.body["workflow_id"], workflow.as_str());
-    assert_eq!(lead.body["custom_fields"], json!({"plan": "gold", "visits": 3}));
-    for field in ["id", "first_name", "last_name", "additional_sources", "created_at", "updated_at"] {
+    assert_eq!(
+        lead.body["custom_fields"],
+        json!({"plan": "gold", "visits": 3})
+    );
+    let created: chrono::DateTime<chrono::Utc> =
+        lead.body["created_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        created,
+        crate::helpers::start_time(),
+        "times come from the injected clock"
+    );
+    for field in [
+        "id",
+        "first_name",
+        "last_name",
+        "additional_sources",
+        "created_at",
+        "updated_at",
+    ] {
         assert!(lead.body.get(field).is_some(), "lead has {field}");
     }
 
     let cases = [
-        (format!("workflow_id={workflow}"), sorted(vec![&amelia, &noah])),
+        (
+            format!("workflow_id={workflow}"),
+            sorted(vec![&amelia, &noah]),
+        ),
         ("tag=spring".to_string(), sorted(vec![&amelia, &oliver])),
         ("tag=VIP".to_string(), vec![amelia.clone()]),
         ("source=referral".to_string(), vec![oliver.clone()]),
@@ -84,9 +106,15 @@ async fn a_tenant_captures_leads_lists_them_by_every_filter_changes_status_and_r
         ("q=patel".to_string(), vec![oliver.clone()]),
         ("q=900123".to_string(), vec![amelia.clone()]),
         ("q=EXAMPLE.ORG".to_string(), vec![noah.clone()]),
-        ("status=pending".to_string(), sorted(vec![&amelia, &oliver, &noah])),
+        (
+            "status=pending".to_string(),
+            sorted(vec![&amelia, &oliver, &noah]),
+        ),
         ("status=booked".to_string(), vec![]),
-        (format!("tag=spring&workflow_id={workflow}"), vec![amelia.clone()]),
+        (
+            format!("tag=spring&workflow_id={workflow}"),
+            vec![amelia.clone()],
+        ),
     ];
     for (query, expected) in cases {
         let reply = app.get(key, &format!("/api/v1/leads?{query}")).await;
@@ -140,10 +168,16 @@ async fn the_same_phone_written_two_ways_is_one_lead_with_two_sources() {
     let app = TestApp::spawn().await;
     let key = app.create_tenant("Dedupe").await.key;
     let (id, _) = app
-        .capture_new(key.as_str(), json!({"first_name": "Ann", "phone": "+44 7700 900123", "source": "website"}))
+        .capture_new(
+            key.as_str(),
+            json!({"first_name": "Ann", "phone": "+44 7700 900123", "source": "website"}),
+        )
         .await;
     let again = app
-        .capture(&key, json!({"phone": "07700 900123", "source": "facebook_lead_ad"}))
+        .capture(
+            &key,
+            json!({"phone": "07700 900123", "source": "facebook_lead_ad"}),
+        )
         .await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.text);
     assert_eq!(again.body["merged"], true);
@@ -164,13 +198,27 @@ async fn the_same_phone_written_two_ways_is_one_lead_with_two_sources() {
 async fn concurrent_captures_of_one_phone_make_exactly_one_lead() {
     let app = TestApp::spawn().await;
     let key = app.create_tenant("Race").await.key;
-    let sources = ["website", "referral", "api", "inbound", "wa_direct", "csv_import"];
-    let replies = futures::future::join_all(sources.iter().map(|source| {
-        app.capture(&key, json!({"phone": "+44 7700 900777", "source": source}))
-    }))
-    .await;
-    let created = replies.iter().filter(|r| r.status == StatusCode::CREATED).count();
-    let merged = replies.iter().filter(|r| r.status == StatusCode::OK).count();
+    let sources = [
+        "website",
+        "referral",
+        "api",
+        "inbound",
+        "wa_direct",
+        "csv_import",
+    ];
+    let replies =
+        futures::future::join_all(sources.iter().map(|source| {
+            app.capture(&key, json!({"phone": "+44 7700 900777", "source": source}))
+        }))
+        .await;
+    let created = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::CREATED)
+        .count();
+    let merged = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
     assert_eq!((created, merged), (1, sources.len() - 1), "{replies:?}");
     let id = &replies[0].body["id"];
     assert!(replies.iter().all(|r| &r.body["id"] == id));
@@ -184,7 +232,10 @@ async fn concurrent_captures_of_one_phone_make_exactly_one_lead() {
         .await;
     assert_eq!(list.body["total"], 1);
     assert_eq!(
-        list.body["items"][0]["additional_sources"].as_array().unwrap().len(),
+        list.body["items"][0]["additional_sources"]
+            .as_array()
+            .unwrap()
+            .len(),
         sources.len() - 1
     );
     app.stop().await;
@@ -196,7 +247,10 @@ async fn details_tags_workflow_and_opt_out_change_through_their_own_routes() {
     let key = app.create_tenant("Changes").await.key;
     let workflow = app.create_workflow(&key, "Flow").await;
     let (id, _) = app
-        .capture_new(&key, json!({"first_name": "Zoe", "phone": "+44 7700 900555"}))
+        .capture_new(
+            &key,
+            json!({"first_name": "Zoe", "phone": "+44 7700 900555"}),
+        )
         .await;
     let patched = app
         .patch(
@@ -208,19 +262,35 @@ async fn details_tags_workflow_and_opt_out_change_through_their_own_routes() {
         .await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
     let tagged = app
-        .post(&key, &format!("/api/v1/leads/{id}/tags"), json!({"tag": "Hot"}))
+        .post(
+            &key,
+            &format!("/api/v1/leads/{id}/tags"),
+            json!({"tag": "Hot"}),
+        )
         .await;
     assert_eq!(tagged.status, StatusCode::OK, "{}", tagged.text);
     let again = app
-        .post(&key, &format!("/api/v1/leads/{id}/tags"), json!({"tag": "hot"}))
+        .post(
+            &key,
+            &format!("/api/v1/leads/{id}/tags"),
+            json!({"tag": "hot"}),
+        )
         .await;
-    assert_eq!(again.body["position"], serde_json::Value::Null, "adding a tag twice changes nothing");
+    assert_eq!(
+        again.body["position"],
+        serde_json::Value::Null,
+        "adding a tag twice changes nothing"
+    );
     let removed = app
         .delete(&key, &format!("/api/v1/leads/{id}/tags/hot"))
         .await;
     assert_eq!(removed.status, StatusCode::OK);
     let opted = app
-        .post(&key, &format!("/api/v1/leads/{id}/opt-out"), json!({"reason": "asked by phone"}))
+        .post(
+            &key,
+            &format!("/api/v1/leads/{id}/opt-out"),
+            json!({"reason": "asked by phone"}),
+        )
         .await;
     assert_eq!(opted.status, StatusCode::OK, "{}", opted.text);
     let position = opted.body["position"].as_i64().unwrap();
@@ -244,9 +314,16 @@ async fn details_tags_workflow_and_opt_out_change_through_their_own_routes() {
     assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text);
 
     let workflow_view = app
-        .get(&key, &format!("/api/v1/workflows/{workflow}?min_position={position}"))
+        .get(
+            &key,
+            &format!("/api/v1/workflows/{workflow}?min_position={position}"),
+        )
         .await;
-    assert_eq!(workflow_view.body["lead_counts"]["opted_out"], 1, "{}", workflow_view.text);
+    assert_eq!(
+        workflow_view.body["lead_counts"]["opted_out"], 1,
+        "{}",
+        workflow_view.text
+    );
 
     let cleared = app
         .patch(&key, &format!("/api/v1/leads/{id}"), json!({"phone": null}))
@@ -257,7 +334,11 @@ async fn details_tags_workflow_and_opt_out_change_through_their_own_routes() {
         .await;
     assert_ne!(other, id, "a released phone can be captured as a new lead");
     let taken = app
-        .patch(&key, &format!("/api/v1/leads/{id}"), json!({"phone": "07700 900555"}))
+        .patch(
+            &key,
+            &format!("/api/v1/leads/{id}"),
+            json!({"phone": "07700 900555"}),
+        )
         .await;
     assert_eq!(taken.status, StatusCode::CONFLICT, "{}", taken.text);
     assert_eq!(taken.error_code(), Some("already_taken"));

@@ -29,7 +29,10 @@ async fn a_workflow_goes_through_its_lifecycle_and_counts_its_leads() {
     let id = created.body["id"].as_str().unwrap().to_string();
     let position = created.body["position"].as_i64().unwrap();
     let view = app
-        .get(&key, &format!("/api/v1/workflows/{id}?min_position={position}"))
+        .get(
+            &key,
+            &format!("/api/v1/workflows/{id}?min_position={position}"),
+        )
         .await;
     assert_eq!(view.status, StatusCode::OK, "{}", view.text);
     assert_eq!(view.body["status"], "draft");
@@ -42,7 +45,12 @@ async fn a_workflow_goes_through_its_lifecycle_and_counts_its_leads() {
     let refused = app
         .post(&key, &format!("/api/v1/workflows/{id}/pause"), json!({}))
         .await;
-    assert_eq!(refused.status, StatusCode::CONFLICT, "pausing a draft: {}", refused.text);
+    assert_eq!(
+        refused.status,
+        StatusCode::CONFLICT,
+        "pausing a draft: {}",
+        refused.text
+    );
     for step in ["activate", "pause", "resume", "pause", "archive"] {
         let reply = app
             .post(&key, &format!("/api/v1/workflows/{id}/{step}"), json!({}))
@@ -54,24 +62,44 @@ async fn a_workflow_goes_through_its_lifecycle_and_counts_its_leads() {
         .await;
     assert_eq!(final_refusal.status, StatusCode::CONFLICT);
     let edit = app
-        .patch(&key, &format!("/api/v1/workflows/{id}"), json!({"name": "Renamed"}))
+        .patch(
+            &key,
+            &format!("/api/v1/workflows/{id}"),
+            json!({"name": "Renamed"}),
+        )
         .await;
-    assert_eq!(edit.status, StatusCode::CONFLICT, "archived is final: {}", edit.text);
+    assert_eq!(
+        edit.status,
+        StatusCode::CONFLICT,
+        "archived is final: {}",
+        edit.text
+    );
 
     let live = app.create_workflow(&key, "Live").await;
     let renamed = app
-        .patch(&key, &format!("/api/v1/workflows/{live}"), json!({"name": "Live v2", "follow_up_count": 1}))
+        .patch(
+            &key,
+            &format!("/api/v1/workflows/{live}"),
+            json!({"name": "Live v2", "follow_up_count": 1}),
+        )
         .await;
     assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.text);
     let mut last = 0;
     for n in 0..3 {
         let (lead, position) = app
-            .capture_new(&key, json!({"phone": format!("+44 7700 90020{n}"), "workflow_id": live}))
+            .capture_new(
+                &key,
+                json!({"phone": format!("+44 7700 90020{n}"), "workflow_id": live}),
+            )
             .await;
         last = position;
         if n == 0 {
             let changed = app
-                .post(&key, &format!("/api/v1/leads/{lead}/status"), json!({"status": "contacted", "reason": "phoned"}))
+                .post(
+                    &key,
+                    &format!("/api/v1/leads/{lead}/status"),
+                    json!({"status": "contacted", "reason": "phoned"}),
+                )
                 .await;
             last = changed.body["position"].as_i64().unwrap();
         }
