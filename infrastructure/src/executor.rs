@@ -37,6 +37,9 @@ pub enum Existence {
     MustExist,
     /// The command may create it (the aggregate refuses what makes no sense).
     MayCreate,
+    /// The id was generated for this command and cannot have events yet: skip loading. A
+    /// collision would still be caught by the events primary key.
+    New,
 }
 
 /// Why a command did not commit.
@@ -184,7 +187,15 @@ pub async fn execute_in<A>(
 where
     A: Aggregate<Services = ()>,
 {
-    let loaded = event_store::load::<A>(conn, ctx.tenant_id.as_uuid(), id).await?;
+    let loaded = match existence {
+        Existence::New => event_store::LoadedAggregate {
+            aggregate: A::default(),
+            version: 0,
+        },
+        Existence::MustExist | Existence::MayCreate => {
+            event_store::load::<A>(conn, ctx.tenant_id.as_uuid(), id).await?
+        }
+    };
     if existence == Existence::MustExist && loaded.version == 0 {
         return Err(CommandError::NotFound);
     }

@@ -20,29 +20,29 @@ pub async fn owner(
         .context("Failed to look up a phone reservation")
 }
 
-/// Reserves `phone` for `lead`. Returns false if another lead holds it (waiting for a concurrent
-/// reservation of the same number to commit or roll back first).
-pub async fn reserve(
+/// Reserves `phone` for `lead` unless another lead holds it; returns the holder either way
+/// (`None` if the holder released it in between: try again). A concurrent claim of the same
+/// number waits for the other transaction to finish, then sees its outcome.
+pub async fn claim(
     conn: &mut PgConnection,
     tenant: Uuid,
     phone: &str,
     lead: Uuid,
-) -> anyhow::Result<bool> {
-    let inserted = sqlx::query(
+) -> anyhow::Result<Option<Uuid>> {
+    let inserted: Option<Uuid> = sqlx::query_scalar(
         "INSERT INTO lead_phones (tenant_id, phone, lead_id) VALUES ($1, $2, $3) \
-         ON CONFLICT (tenant_id, phone) DO NOTHING",
+         ON CONFLICT (tenant_id, phone) DO NOTHING RETURNING lead_id",
     )
     .bind(tenant)
     .bind(phone)
     .bind(lead)
-    .execute(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await
-    .context("Failed to reserve a phone number")?
-    .rows_affected();
-    if inserted == 1 {
-        return Ok(true);
+    .context("Failed to reserve a phone number")?;
+    match inserted {
+        Some(holder) => Ok(Some(holder)),
+        None => owner(conn, tenant, phone).await,
     }
-    Ok(owner(conn, tenant, phone).await? == Some(lead))
 }
 
 /// Releases whatever number `lead` held (when its phone changes or is cleared).

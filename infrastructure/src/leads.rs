@@ -48,26 +48,20 @@ async fn capture_in(
         check_workflow(conn, ctx, workflow).await?;
     }
     if let Some(phone) = &lead.phone {
-        let owner = lead_phones::owner(conn, tenant, phone.as_str())
-            .await
-            .map_err(CommandError::Database)?;
-        if let Some(existing) = owner {
-            let existing = LeadId::from_uuid(existing);
-            return add_source(conn, ctx, existing, lead.source).await;
-        }
-        if !lead_phones::reserve(conn, tenant, phone.as_str(), lead_id.as_uuid())
+        // Reserve first: in the common case (a new number) that is the only extra statement.
+        let holder = lead_phones::claim(conn, tenant, phone.as_str(), lead_id.as_uuid())
             .await
             .map_err(CommandError::Database)?
-        {
-            // Another capture of the same number committed meanwhile: start over and merge.
-            return Err(CommandError::Conflict);
+            .ok_or(CommandError::Conflict)?;
+        if holder != lead_id.as_uuid() {
+            return add_source(conn, ctx, LeadId::from_uuid(holder), lead.source).await;
         }
     }
     let committed = execute_in::<Lead>(
         conn,
         ctx,
         &lead_id.to_string(),
-        Existence::MayCreate,
+        Existence::New,
         LeadCommand::CaptureLead(lead),
     )
     .await?;
@@ -201,17 +195,14 @@ async fn update_details_in(
                 .await
                 .map_err(CommandError::Database)?;
             if let Some(phone) = phone {
-                let reserved =
-                    lead_phones::reserve(conn, tenant, phone.as_str(), lead_id.as_uuid())
-                        .await
-                        .map_err(CommandError::Database)?;
-                if !reserved {
-                    let holder = lead_phones::owner(conn, tenant, phone.as_str())
-                        .await
-                        .map_err(CommandError::Database)?;
+                let holder = lead_phones::claim(conn, tenant, phone.as_str(), lead_id.as_uuid())
+                    .await
+                    .map_err(CommandError::Database)?
+                    .ok_or(CommandError::Conflict)?;
+                if holder != lead_id.as_uuid() {
                     return Err(CommandError::Taken {
                         field: "phone",
-                        existing_id: holder.map(|h| h.to_string()).unwrap_or_default(),
+                        existing_id: holder.to_string(),
                     });
                 }
             }

@@ -11,6 +11,7 @@
 //! - [`lead_phones`]: the one-lead-per-phone reservation written with the lead's events.
 //! - [`leads`]: lead use cases that span the aggregate and the phone reservation.
 //! - [`tenants`]: tenant configuration and API keys.
+//! - [`ttl_cache`]: short-lived in-process caches of keys and tenant settings.
 
 pub mod db;
 pub mod event_store;
@@ -21,3 +22,4 @@ pub mod leads;
 pub mod locate;
 pub mod metadata;
 pub mod tenants;
+pub mod ttl_cache;

@@ -4,9 +4,7 @@
 //! API keys are long random secrets, so a fast hash is as safe as a slow one: only their SHA-256
 //! is stored and a presented key is looked up by its hash (an indexed equality), cached briefly.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -15,6 +13,8 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
+
+use crate::ttl_cache::TtlCache;
 
 /// A tenant's configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -110,11 +110,8 @@ type TenantRow = (
 const TENANT_COLUMNS: &str = "id, name, brand_name, timezone, default_country, business_hours, \
                               quiet_hours, created_at, updated_at";
 
-/// How long a successful key lookup is trusted without asking the database again.
-const KEY_CACHE_TTL: Duration = Duration::from_secs(10);
-
-/// Recently verified keys: SHA-256 → owner and when it was looked up.
-type KeyCache = HashMap<[u8; 32], (KeyOwner, Instant)>;
+/// How long a key lookup or a tenant's settings are trusted without asking the database again.
+const CACHE_TTL: Duration = Duration::from_secs(10);
 
 type KeyRow = (Uuid, String, String, DateTime<Utc>, Option<DateTime<Utc>>);
 
@@ -122,7 +119,8 @@ type KeyRow = (Uuid, String, String, DateTime<Utc>, Option<DateTime<Utc>>);
 #[derive(Debug, Clone)]
 pub struct TenantStore {
     pool: PgPool,
-    key_cache: Arc<Mutex<KeyCache>>,
+    keys: TtlCache<[u8; 32], KeyOwner>,
+    tenants: TtlCache<TenantId, Tenant>,
 }
 
 impl TenantStore {
@@ -130,7 +128,8 @@ impl TenantStore {
     pub fn new(pool: PgPool) -> Self {
         Self {
             pool,
-            key_cache: Arc::default(),
+            keys: TtlCache::new(CACHE_TTL),
+            tenants: TtlCache::new(CACHE_TTL),
         }
     }
 
@@ -173,8 +172,11 @@ impl TenantStore {
         Ok((tenant, key))
     }
 
-    /// The tenant `id`, if it exists.
+    /// The tenant `id`, if it exists (cached briefly: it is read on every capture).
     pub async fn get(&self, id: TenantId) -> anyhow::Result<Option<Tenant>> {
+        if let Some(tenant) = self.tenants.get(&id) {
+            return Ok(Some(tenant));
+        }
         let row: Option<TenantRow> = sqlx::query_as(&format!(
             "SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1"
         ))
@@ -182,7 +184,11 @@ impl TenantStore {
         .fetch_optional(&self.pool)
         .await
         .context("Failed to load a tenant")?;
-        row.map(tenant_from_row).transpose()
+        let tenant = row.map(tenant_from_row).transpose()?;
+        if let Some(tenant) = &tenant {
+            self.tenants.insert(id, tenant.clone());
+        }
+        Ok(tenant)
     }
 
     /// Every tenant, oldest first.
@@ -231,6 +237,7 @@ impl TenantStore {
         .fetch_optional(&self.pool)
         .await
         .context("Failed to update a tenant")?;
+        self.tenants.evict_where(|tenant| tenant.id == id);
         row.map(tenant_from_row).transpose()
     }
 
@@ -268,7 +275,7 @@ impl TenantStore {
     }
 
     /// Revokes key `key` of `tenant`; false if the tenant has no such key. Takes effect at once
-    /// on this instance and within [`KEY_CACHE_TTL`] on others.
+    /// on this instance and within [`CACHE_TTL`] on others.
     pub async fn revoke_key(
         &self,
         tenant: TenantId,
@@ -287,25 +294,15 @@ impl TenantStore {
         .context("Failed to revoke an API key")?
         .rows_affected()
             == 1;
-        self.key_cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .retain(|_, (owner, _)| owner.key_id != key);
+        self.keys.evict_where(|owner| owner.key_id == key);
         Ok(found)
     }
 
     /// The owner of `secret`, if it is a live key.
     pub async fn authenticate(&self, secret: &str) -> anyhow::Result<Option<KeyOwner>> {
         let hash = hash_key(secret);
-        if let Some((owner, at)) = self
-            .key_cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&hash)
-        {
-            if at.elapsed() < KEY_CACHE_TTL {
-                return Ok(Some(*owner));
-            }
+        if let Some(owner) = self.keys.get(&hash) {
+            return Ok(Some(owner));
         }
         let row: Option<(Uuid, Uuid)> = sqlx::query_as(
             "SELECT id, tenant_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
@@ -318,17 +315,8 @@ impl TenantStore {
             tenant_id: TenantId::from_uuid(tenant),
             key_id,
         });
-        let mut cache = self
-            .key_cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        match owner {
-            Some(owner) => {
-                cache.insert(hash, (owner, Instant::now()));
-            }
-            None => {
-                cache.remove(&hash);
-            }
+        if let Some(owner) = owner {
+            self.keys.insert(hash, owner);
         }
         Ok(owner)
     }
