@@ -50,11 +50,7 @@ impl<T: Type + DeserializeOwned + Send> ParsePayload for JsonBody<T> {
 /// Parses `bytes` as `T`, naming the offending field on failure.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.len() > MAX_JSON_BODY {
-        return Err(ApiError::bad_request(
-            "payload_too_large",
-            format!("the body must be at most {MAX_JSON_BODY} bytes"),
-            None,
-        ));
+        return Err(ApiError::payload_too_large(MAX_JSON_BODY));
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(
@@ -140,7 +136,7 @@ mod tests {
             (400, serde_json::Value::Null)
         );
         assert_eq!(
-            status_and_field(b"{} trailing"),
+            status_and_field(br#"{"name": "a"} trailing"#),
             (400, serde_json::Value::Null)
         );
     }

@@ -48,6 +48,9 @@ pub enum ApiError {
     /// 413: the body is too large.
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorBody>),
+    /// 405: the route exists but does not accept this method.
+    #[oai(status = 405)]
+    MethodNotAllowed(Json<ErrorBody>),
     /// 415: the body is not JSON.
     #[oai(status = 415)]
     UnsupportedMediaType(Json<ErrorBody>),
@@ -83,9 +86,27 @@ impl ApiError {
         ))
     }
 
+    /// 422 whose message already names the field (domain rules that span fields).
+    pub fn invalid_field_described(field: &str, message: impl std::fmt::Display) -> Self {
+        Self::Unprocessable(body(
+            "invalid_field",
+            message.to_string(),
+            json!({ "field": field, "reason": message.to_string() }),
+        ))
+    }
+
     /// 400 for a request that could not be read.
     pub fn bad_request(code: &str, message: impl Into<String>, field: Option<&str>) -> Self {
         Self::BadRequest(body(code, message, json!({ "field": field })))
+    }
+
+    /// 413 for a body over `limit` bytes.
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::PayloadTooLarge(body(
+            "payload_too_large",
+            format!("the body must be at most {limit} bytes"),
+            json!({ "limit": limit }),
+        ))
     }
 
     /// 404 for a resource the caller cannot see.
@@ -159,6 +180,7 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -197,7 +219,7 @@ impl DomainRefusal for domain::LeadError {
             E::NoContact => ApiError::invalid_field("phone", self),
             E::ReasonRequired => ApiError::invalid_field("reason", self),
             E::UseOptOutCommand => ApiError::invalid_field("status", self),
-            E::NameTooLong { .. } => ApiError::invalid_field("first_name", self),
+            E::NameTooLong { field, .. } => ApiError::invalid_field_described(field, self),
             E::ReasonTooLong { .. } => ApiError::invalid_field("reason", self),
             _ => ApiError::conflict("invalid_state", self.to_string(), json!({})),
         }
@@ -212,13 +234,13 @@ impl DomainRefusal for domain::WorkflowError {
                 ApiError::conflict("invalid_state", self.to_string(), json!({}))
             }
             E::FieldTooLong { field, .. } | E::FieldEmpty { field } => {
-                ApiError::invalid_field(field, self)
+                ApiError::invalid_field_described(field, self)
             }
             E::TooManyFollowUpTemplates { .. } => {
-                ApiError::invalid_field("follow_up_templates", self)
+                ApiError::invalid_field_described("follow_up_templates", self)
             }
             E::TooManyQuestions { .. } | E::DuplicateQuestionKey(_) => {
-                ApiError::invalid_field("qualification_questions", self)
+                ApiError::invalid_field_described("qualification_questions", self)
             }
         }
     }
@@ -247,7 +269,7 @@ pub fn from_poem(error: poem::Error) -> poem::Response {
         });
     let api = match status {
         StatusCode::NOT_FOUND => ApiError::NotFound(body("not_found", "no such route", json!({}))),
-        StatusCode::METHOD_NOT_ALLOWED => ApiError::NotFound(body(
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed(body(
             "method_not_allowed",
             "this route does not accept that method",
             json!({}),

@@ -30,14 +30,44 @@ static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     latency: BTreeMap::new(),
 });
 
-/// Collapses ids in a path so routes, not resources, are counted (`/api/v1/leads/{id}`).
+/// Words that appear literally in routes; every other path segment is an id or a value.
+const ROUTE_WORDS: [&str; 22] = [
+    "",
+    "api",
+    "v1",
+    "leads",
+    "workflows",
+    "tenants",
+    "admin",
+    "projections",
+    "status",
+    "tags",
+    "opt-out",
+    "history",
+    "activate",
+    "pause",
+    "resume",
+    "archive",
+    "api-keys",
+    "health",
+    "live",
+    "ready",
+    "metrics",
+    "openapi.json",
+];
+
+/// Collapses ids and values in a path so routes, not resources, are counted
+/// (`/api/v1/leads/{id}`): the label set stays bounded whatever clients send.
 fn route_of(path: &str) -> String {
+    if path.starts_with("/docs") {
+        return "/docs".to_string();
+    }
     path.split('/')
         .map(|segment| {
-            if uuid::Uuid::parse_str(segment).is_ok() {
-                "{id}"
-            } else {
+            if ROUTE_WORDS.contains(&segment) {
                 segment
+            } else {
+                "{id}"
             }
         })
         .collect::<Vec<_>>()
@@ -170,5 +200,10 @@ mod tests {
             route_of("/api/v1/leads/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b/status"),
             "/api/v1/leads/{id}/status"
         );
+        assert_eq!(
+            route_of("/api/v1/leads/not-a-uuid/tags/vip"),
+            "/api/v1/leads/{id}/tags/{id}"
+        );
+        assert_eq!(route_of("/api/v1/leads"), "/api/v1/leads");
     }
 }

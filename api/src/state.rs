@@ -7,6 +7,7 @@ use application::{Actor, Clock, CommandContext};
 use domain::values::TenantId;
 use infrastructure::executor::CommandExecutor;
 use infrastructure::tenants::TenantStore;
+use projections::status::WaitOutcome;
 use sqlx::PgPool;
 
 use crate::auth::Caller;
@@ -75,11 +76,18 @@ impl AppState {
                 "must be at least 1",
             ));
         }
-        let reached =
+        let outcome =
             projections::status::wait_for(&self.pool, target, position, self.settings.read_wait)
                 .await?;
-        if reached {
-            return Ok(());
+        match outcome {
+            WaitOutcome::Reached => return Ok(()),
+            WaitOutcome::UnknownPosition => {
+                return Err(ApiError::invalid_field(
+                    "min_position",
+                    "no event has this position; use the position a command answered with",
+                ))
+            }
+            WaitOutcome::TimedOut => {}
         }
         Err(ApiError::unavailable(
             "read_model_behind",

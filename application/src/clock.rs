@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 
 /// A source of the current time.
 pub trait Clock: Send + Sync + std::fmt::Debug {
@@ -15,8 +15,10 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    /// Truncated to microseconds, PostgreSQL's precision, so a time written and read back is
+    /// the same time.
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        Utc::now().trunc_subsecs(6)
     }
 }
 
@@ -55,6 +57,11 @@ impl Clock for ManualClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_system_clock_keeps_no_more_precision_than_postgresql() {
+        assert_eq!(SystemClock.now().timestamp_subsec_nanos() % 1_000, 0);
+    }
 
     #[test]
     fn a_manual_clock_moves_only_when_told_and_clones_share_it() {

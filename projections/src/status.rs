@@ -59,14 +59,24 @@ pub async fn all(pool: &PgPool) -> anyhow::Result<Vec<TargetStatus>> {
     Ok(statuses)
 }
 
+/// How a wait for a position ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitOutcome {
+    /// The target has applied the event.
+    Reached,
+    /// It had not within the time allowed.
+    TimedOut,
+    /// No committed event has that position.
+    UnknownPosition,
+}
+
 /// Waits until `target` has applied the event at `global_position`, for at most `timeout`.
-/// Returns false on timeout, or if no such event exists.
 pub async fn wait_for(
     pool: &PgPool,
     target: &str,
     global_position: i64,
     timeout: Duration,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<WaitOutcome> {
     let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_millis(2);
     let mut conn = pool.acquire().await.context("Failed to acquire")?;
@@ -84,13 +94,13 @@ pub async fn wait_for(
                 global_position: position,
             };
             match feed::is_covered(&mut conn, global_position, reached).await? {
-                Some(true) => return Ok(true),
-                None => return Ok(false),
+                Some(true) => return Ok(WaitOutcome::Reached),
+                None => return Ok(WaitOutcome::UnknownPosition),
                 Some(false) => {}
             }
         }
         if Instant::now() + pause > deadline {
-            return Ok(false);
+            return Ok(WaitOutcome::TimedOut);
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(50));

@@ -379,3 +379,54 @@ async fn rolled_back_events_never_reach_the_feed_and_leave_no_gap_that_blocks_it
     assert_eq!(positions(&events), vec![position_kept]);
     assert_ne!(position_rolled, position_kept);
 }
+
+#[tokio::test]
+async fn feed_order_compares_transaction_ids_as_numbers_even_across_a_power_of_ten() {
+    // Transaction ids cross a power of ten now and then (10⁵, 10⁶, … on a live server): a batch
+    // spanning 99 999 and 100 000 must still come in numeric order. Written here with explicit
+    // (long finished) transaction ids, highest first, so positions run against xid order.
+    let db = TestDb::new().await;
+    let tenant = TenantId::new();
+    let xids = [1_000u64, 100, 99, 10, 9];
+    for (n, xid) in xids.iter().enumerate() {
+        let metadata = EventMetadata::from_context(&tenant_ctx(tenant));
+        sqlx::query(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, \
+               payload, metadata, transaction_id) \
+             VALUES ('lead', $1, 1, 'LeadCaptured', '1', $2, $3, $4::text::xid8)",
+        )
+        .bind(Uuid::new_v4().to_string())
+        .bind(serde_json::to_value(&capture_events(n as u32, 0)[0]).unwrap())
+        .bind(serde_json::to_value(&metadata).unwrap())
+        .bind(xid.to_string())
+        .execute(db.pool())
+        .await
+        .unwrap();
+    }
+    let numeric_order = vec![9u64, 10, 99, 100, 1_000];
+
+    let all_at_once: Vec<u64> = read_all(db.pool(), FeedPosition::default())
+        .await
+        .iter()
+        .map(|e| e.position.transaction_id)
+        .collect();
+    assert_eq!(all_at_once, numeric_order, "one batch is not in feed order");
+
+    let mut conn = db.pool().acquire().await.unwrap();
+    let mut after = FeedPosition::default();
+    let mut two_at_a_time = Vec::new();
+    loop {
+        let batch = read_after(&mut conn, after, 2).await.unwrap();
+        let Some(last) = batch.last() else { break };
+        after = last.position;
+        two_at_a_time.extend(batch.iter().map(|e| e.position.transaction_id));
+        assert!(
+            two_at_a_time.len() <= xids.len(),
+            "events read twice: {two_at_a_time:?}"
+        );
+    }
+    assert_eq!(
+        two_at_a_time, numeric_order,
+        "small batches skipped or repeated events"
+    );
+}

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 /// A lead's lifecycle status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Deserialize)]
-#[oai(rename_all = "snake_case")]
+#[oai(rename = "LeadStatus", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum LeadStatusDto {
     /// Captured, not contacted yet.
@@ -47,7 +47,7 @@ impl From<LeadStatusDto> for domain::LeadStatus {
 
 /// Where a lead came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Deserialize)]
-#[oai(rename_all = "snake_case")]
+#[oai(rename = "LeadSource", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum LeadSourceDto {
     /// Messaged the business on WhatsApp first.
@@ -185,6 +185,7 @@ pub struct CaptureResult {
 
 /// A lead, as the contacts read model shows it.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "Lead")]
 pub struct LeadDto {
     /// Id.
     pub id: String,

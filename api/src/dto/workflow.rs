@@ -18,7 +18,7 @@ use projections::workflows::query::WorkflowView;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::dto::tenant::BusinessHoursDto;
+use crate::dto::hours::BusinessHoursDto;
 use crate::error::{invalid, ApiError};
 
 /// The messaging channel a workflow speaks on.

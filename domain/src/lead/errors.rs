@@ -47,8 +47,10 @@ pub enum LeadError {
     #[error("the lead has opted out; its status can no longer change")]
     OptedOutIsFinal,
     /// A first or last name longer than allowed.
-    #[error("names must be at most {max} characters")]
+    #[error("{field} must be at most {max} characters")]
     NameTooLong {
+        /// `first_name` or `last_name`.
+        field: &'static str,
         /// The maximum number of characters.
         max: usize,
     },

@@ -61,8 +61,16 @@ impl Lead {
 
     /// Keeps only the fields that change; refuses to leave the lead without contact.
     fn update_details(&self, patch: LeadDetailsPatch) -> Result<Vec<LeadEvent>, LeadError> {
-        let first_name = patch.first_name.as_deref().map(clean_name).transpose()?;
-        let last_name = patch.last_name.as_deref().map(clean_name).transpose()?;
+        let first_name = patch
+            .first_name
+            .as_deref()
+            .map(|n| clean_name("first_name", n))
+            .transpose()?;
+        let last_name = patch
+            .last_name
+            .as_deref()
+            .map(|n| clean_name("last_name", n))
+            .transpose()?;
         let first_name = first_name.filter(|name| *name != self.first_name);
         let last_name = last_name.filter(|name| *name != self.last_name);
         let phone = patch.phone.filter(|phone| *phone != self.phone);
@@ -140,8 +148,8 @@ fn capture(new: NewLead) -> Result<Vec<LeadEvent>, LeadError> {
         }
     }
     Ok(vec![LeadEvent::LeadCaptured {
-        first_name: clean_name(&new.first_name)?,
-        last_name: clean_name(&new.last_name)?,
+        first_name: clean_name("first_name", &new.first_name)?,
+        last_name: clean_name("last_name", &new.last_name)?,
         phone: new.phone,
         email: new.email,
         custom_fields: new.custom_fields,
@@ -152,10 +160,13 @@ fn capture(new: NewLead) -> Result<Vec<LeadEvent>, LeadError> {
 }
 
 /// Trims a name and checks its length.
-fn clean_name(name: &str) -> Result<String, LeadError> {
+fn clean_name(field: &'static str, name: &str) -> Result<String, LeadError> {
     let name = name.trim();
     if name.chars().count() > MAX_NAME_LEN {
-        return Err(LeadError::NameTooLong { max: MAX_NAME_LEN });
+        return Err(LeadError::NameTooLong {
+            field,
+            max: MAX_NAME_LEN,
+        });
     }
     Ok(name.to_owned())
 }

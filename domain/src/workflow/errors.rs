@@ -18,7 +18,7 @@ pub enum WorkflowError {
     #[error("the workflow is archived and can no longer change")]
     Archived,
     /// The lifecycle does not allow this move (e.g. pausing a draft, resuming an active one).
-    #[error("a {from} workflow cannot be made {to} by this command")]
+    #[error("a workflow that is {from} cannot be made {to} by this command")]
     InvalidTransition {
         /// Current status.
         from: WorkflowStatus,

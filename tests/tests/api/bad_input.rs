@@ -43,6 +43,14 @@ async fn every_bad_lead_input_gets_its_4xx_naming_the_field_and_writes_nothing()
             Some("phone"),
         ),
         (
+            "long last name",
+            Method::POST,
+            "/api/v1/leads".into(),
+            json!({"phone": "+44 7700 900110", "last_name": "x".repeat(101)}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("last_name"),
+        ),
+        (
             "invalid email",
             Method::POST,
             "/api/v1/leads".into(),
@@ -298,6 +306,32 @@ async fn unreadable_requests_are_400s_in_the_json_error_shape() {
         let name = query.split('=').next().unwrap();
         assert_eq!(reply.error_field(), Some(name), "{query}: {}", reply.text);
     }
+    let unknown_position = app.get(&key, "/api/v1/leads?min_position=999999999").await;
+    assert_eq!(
+        unknown_position.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        unknown_position.text
+    );
+    assert_eq!(unknown_position.error_field(), Some("min_position"));
+    let wrong_method = app
+        .send(Method::PUT, "/api/v1/leads", Some(&key), None)
+        .await;
+    assert_eq!(
+        wrong_method.status,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "{}",
+        wrong_method.text
+    );
+    assert_eq!(wrong_method.error_code(), Some("method_not_allowed"));
+    let huge = serde_json::json!({"phone": "+44 7700 900111", "first_name": "x".repeat(300_000)});
+    let too_large = app.post(&key, "/api/v1/leads", huge).await;
+    assert_eq!(
+        too_large.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        too_large.text
+    );
     let no_route = app.get(&key, "/api/v1/nothing-here").await;
     assert_eq!(no_route.status, StatusCode::NOT_FOUND);
     assert_eq!(no_route.error_code(), Some("not_found"));

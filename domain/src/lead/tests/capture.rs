@@ -69,7 +69,10 @@ fn capturing_a_lead_with_a_name_over_100_characters_is_refused() {
     lead()
         .given_no_previous_events()
         .when(LeadCommand::CaptureLead(command))
-        .then_expect_error(LeadError::NameTooLong { max: 100 });
+        .then_expect_error(LeadError::NameTooLong {
+            field: "last_name",
+            max: 100,
+        });
 }
 
 #[test]

@@ -104,7 +104,10 @@ fn updating_a_name_to_over_100_characters_is_refused() {
     lead()
         .given(vec![captured()])
         .when(LeadCommand::UpdateDetails(patch))
-        .then_expect_error(LeadError::NameTooLong { max: 100 });
+        .then_expect_error(LeadError::NameTooLong {
+            field: "first_name",
+            max: 100,
+        });
 }
 
 #[test]
