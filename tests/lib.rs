@@ -10,14 +10,20 @@
 //! `locate` finds: a server on `127.0.0.1:5432`, a Docker container, or a throwaway cluster.
 //!
 //! # Layout
-//! - [`db`](support::db): [`TestDb`] and [`event_count`].
-//! - [`context`](support::context): [`tenant_ctx`], the command context of a test tenant.
-//! - [`leads`](support::leads): Lead commands for fixtures ([`new_lead`], [`phone`], [`tag`]).
-//! - [`compare`](support::compare): [`table_difference`], comparing two tables row for row.
+//! - `support/db.rs`: [`TestDb`] and [`event_count`].
+//! - `support/context.rs`: [`tenant_ctx`], the command context of a test tenant.
+//! - `support/feed.rs`: [`read_feed`], reading the global feed until expected events come.
+//! - `support/leads.rs`: Lead commands for fixtures ([`new_lead`], [`phone`], [`tag`]).
+//! - `support/projections.rs`: [`rebuild`] a projection from zero, read a
+//!   [`checkpoint`].
+//! - `support/compare.rs`: [`table_difference`] and [`query_difference`], comparing
+//!   two tables or queries row for row.
 
 mod support;
 
-pub use support::compare::{table_difference, TableDifference};
+pub use support::compare::{query_difference, table_difference, TableDifference};
 pub use support::context::tenant_ctx;
 pub use support::db::{event_count, TestDb};
+pub use support::feed::read_feed;
 pub use support::leads::{new_lead, phone, tag};
+pub use support::projections::{checkpoint, rebuild};

@@ -161,7 +161,16 @@ pub fn spawn_listener(pool: PgPool, mut shutdown: watch::Receiver<bool>) -> watc
 /// How often an idle runner looks at the feed without being woken.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
+/// How long a runner that just applied a partial batch lets new events gather.
+const GATHER: Duration = Duration::from_millis(10);
+
 /// Runs `target` until `shutdown` turns true, stopping only at a batch boundary.
+///
+/// A full batch is followed at once by the next. After a partial batch the runner pauses
+/// [`GATHER`] so a steady stream of commands becomes a few larger batches rather than one per
+/// event. When caught up it waits for a wake-up; since a woken event may still sit behind an
+/// older transaction in flight (below which the feed stops), it then looks again soon, backing
+/// off up to [`POLL_INTERVAL`].
 pub async fn run(
     pool: PgPool,
     target: Target,
@@ -170,16 +179,19 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut failures = 0u32;
-    // After a wake-up the new events may still sit behind an older transaction in flight: look
-    // again soon, backing off, rather than waiting for the next poll.
     let mut retry_soon = Duration::ZERO;
     let mut wake_open = true;
     while !*shutdown.borrow() {
-        let pause = match run_batch(&pool, &target, batch_size).await {
+        wake.borrow_and_update();
+        let (pause, wakeable) = match run_batch(&pool, &target, batch_size).await {
+            Ok(BatchOutcome::Applied(n)) if n as i64 >= batch_size => {
+                failures = 0;
+                continue;
+            }
             Ok(BatchOutcome::Applied(_)) => {
                 failures = 0;
                 retry_soon = Duration::from_millis(5);
-                continue;
+                (GATHER, false)
             }
             Ok(BatchOutcome::CaughtUp) => {
                 failures = 0;
@@ -193,17 +205,17 @@ pub async fn run(
                 } else {
                     retry_soon * 2
                 };
-                pause
+                (pause, true)
             }
-            Ok(BatchOutcome::Busy) => POLL_INTERVAL,
+            Ok(BatchOutcome::Busy) => (POLL_INTERVAL, true),
             Err(error) => {
                 failures += 1;
                 tracing::error!(target = %target.schema, error = format!("{error:#}"), "projection batch failed");
-                Duration::from_millis(100 * 2u64.pow(failures.min(6)))
+                (Duration::from_millis(100 * 2u64.pow(failures.min(6))), false)
             }
         };
         tokio::select! {
-            changed = wake.changed(), if wake_open => {
+            changed = wake.changed(), if wake_open && wakeable => {
                 match changed {
                     Ok(()) => retry_soon = Duration::from_millis(5),
                     Err(_) => wake_open = false,

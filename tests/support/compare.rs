@@ -1,4 +1,5 @@
-//! Comparing two tables of the same layout row for row, e.g. a live read model and its rebuild.
+//! Comparing two tables (or queries) of the same layout row for row, e.g. a live read model and
+//! its rebuild.
 
 use std::fmt;
 
@@ -38,17 +39,23 @@ impl fmt::Display for TableDifference {
 /// Compares every column of every row of `left` and `right` (qualified table names of the same
 /// layout, e.g. `rm_contacts_v1.contacts`), ignoring nothing.
 pub async fn table_difference(pool: &PgPool, left: &str, right: &str) -> TableDifference {
+    query_difference(pool, &format!("TABLE {left}"), &format!("TABLE {right}")).await
+}
+
+/// Compares the rows of two queries with the same columns, as [`table_difference`] compares
+/// tables (e.g. stored counts against a `GROUP BY` recount).
+pub async fn query_difference(pool: &PgPool, left: &str, right: &str) -> TableDifference {
     TableDifference {
         only_left: rows_missing(pool, left, right).await,
         only_right: rows_missing(pool, right, left).await,
     }
 }
 
-async fn rows_missing(pool: &PgPool, from: &str, in_table: &str) -> Vec<serde_json::Value> {
+async fn rows_missing(pool: &PgPool, from: &str, in_query: &str) -> Vec<serde_json::Value> {
     sqlx::query_scalar(&format!(
-        "SELECT to_jsonb(d) FROM (TABLE {from} EXCEPT ALL TABLE {in_table}) d"
+        "SELECT to_jsonb(d) FROM (({from}) EXCEPT ALL ({in_query})) d"
     ))
     .fetch_all(pool)
     .await
-    .unwrap_or_else(|error| panic!("failed to compare {from} with {in_table}: {error}"))
+    .unwrap_or_else(|error| panic!("failed to compare {from} with {in_query}: {error}"))
 }

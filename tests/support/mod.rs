@@ -3,4 +3,6 @@
 pub mod compare;
 pub mod context;
 pub mod db;
+pub mod feed;
 pub mod leads;
+pub mod projections;

@@ -5,14 +5,14 @@
 
 use std::time::Duration;
 
-use bookerbot_tests::{event_count, new_lead, tag, tenant_ctx, TestDb};
+use bookerbot_tests::{event_count, new_lead, read_feed, tag, tenant_ctx, TestDb};
 use cqrs_es::persist::{PersistedEventRepository, PersistedEventStore};
 use cqrs_es::{EventEnvelope, EventStore};
 use domain::lead::{Lead, LeadCommand, LeadError, LeadEvent, LeadStatus};
 use domain::values::{LeadId, TenantId};
 use infrastructure::event_store::{self, StoreError};
 use infrastructure::executor::{CommandError, CommandExecutor, Committed, Existence};
-use infrastructure::feed::{read_after, FeedPosition};
+use infrastructure::feed::FeedPosition;
 use infrastructure::metadata::EventMetadata;
 use postgres_es::PostgresEventRepository;
 use sqlx::PgPool;
@@ -496,11 +496,7 @@ async fn every_event_carries_tenant_actor_request_and_time_of_its_command() {
         contexts.push(ctx);
     }
 
-    let mut conn = db.pool().acquire().await.unwrap();
-    let events = read_after(&mut conn, FeedPosition::default(), 100)
-        .await
-        .unwrap();
-    assert_eq!(events.len(), contexts.len());
+    let events = read_feed(db.pool(), FeedPosition::default(), contexts.len()).await;
     for (event, ctx) in events.iter().zip(&contexts) {
         assert_eq!(
             event.metadata,
@@ -598,10 +594,7 @@ async fn events_written_by_postgres_es_load_through_our_store_and_reach_the_feed
         .tags()
         .iter()
         .any(|t| t.as_str() == "from-postgres-es"));
-    let events = read_after(&mut conn, FeedPosition::default(), 100)
-        .await
-        .unwrap();
-    assert_eq!(events.len(), 2);
+    let events = read_feed(db.pool(), FeedPosition::default(), 2).await;
     assert_eq!(
         events[1].decode::<LeadEvent>().unwrap(),
         tagged("from-postgres-es")

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bookerbot_tests::{event_count, new_lead, tag, tenant_ctx, TestDb};
+use bookerbot_tests::{event_count, new_lead, read_feed, tag, tenant_ctx, TestDb};
 use domain::lead::{Lead, LeadEvent};
 use domain::values::TenantId;
 use infrastructure::event_store;
@@ -255,34 +255,6 @@ async fn read_all(pool: &PgPool, after: FeedPosition) -> Vec<RecordedEvent> {
     read_after(&mut conn, after, 1_000).await.unwrap()
 }
 
-/// Reads the feed after `after` until `count` events have come (at most 5 s): a transaction of
-/// another test on the same server may hold the feed back for a moment. Fails on more.
-async fn read_exactly(pool: &PgPool, after: FeedPosition, count: usize) -> Vec<RecordedEvent> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    let mut conn = pool.acquire().await.unwrap();
-    let mut events: Vec<RecordedEvent> = Vec::new();
-    while events.len() < count && tokio::time::Instant::now() < deadline {
-        let from = events.last().map_or(after, |e| e.position);
-        let batch = read_after(&mut conn, from, 1_000).await.unwrap();
-        if batch.is_empty() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        events.extend(batch);
-    }
-    assert_eq!(
-        events.len(),
-        count,
-        "expected {count} events, read {}",
-        events.len()
-    );
-    let from = events.last().map_or(after, |e| e.position);
-    assert!(
-        read_all(pool, from).await.is_empty(),
-        "more events than expected"
-    );
-    events
-}
-
 fn positions(events: &[RecordedEvent]) -> Vec<i64> {
     events.iter().map(|e| e.position.global_position).collect()
 }
@@ -313,13 +285,13 @@ async fn a_reader_does_not_pass_a_transaction_still_in_flight_and_gets_its_event
 
     // The reader gets C, but not B: A is in flight and older, and reading B now would move the
     // reader past A's lower position for good.
-    let first = read_exactly(pool, FeedPosition::default(), 1).await;
+    let first = read_feed(pool, FeedPosition::default(), 1).await;
     assert_eq!(positions(&first), vec![position_c]);
     let checkpoint = first[0].position;
     assert!(read_all(pool, checkpoint).await.is_empty());
 
     a.commit().await.unwrap();
-    let second = read_exactly(pool, checkpoint, 2).await;
+    let second = read_feed(pool, checkpoint, 2).await;
     assert_eq!(positions(&second), vec![position_a, position_b]);
     assert!(second[0].position < second[1].position);
     let mut everything = first;
@@ -355,7 +327,7 @@ async fn feed_order_follows_the_older_transaction_even_when_it_took_the_higher_p
     );
     a.commit().await.unwrap();
 
-    let events = read_exactly(pool, FeedPosition::default(), 2).await;
+    let events = read_feed(pool, FeedPosition::default(), 2).await;
     assert_eq!(positions(&events), vec![position_a, position_b]);
     assert_eq!(events[0].position.transaction_id.to_string(), xid_a);
     assert!(events[0].position < events[1].position);
@@ -375,7 +347,7 @@ async fn rolled_back_events_never_reach_the_feed_and_leave_no_gap_that_blocks_it
     assert!(read_all(pool, FeedPosition::default()).await.is_empty());
 
     rolled.rollback().await.unwrap();
-    let events = read_exactly(pool, FeedPosition::default(), 1).await;
+    let events = read_feed(pool, FeedPosition::default(), 1).await;
     assert_eq!(positions(&events), vec![position_kept]);
     assert_ne!(position_rolled, position_kept);
 }
