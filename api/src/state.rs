@@ -4,15 +4,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use application::{Actor, Clock, CommandContext};
+use cqrs_es::Aggregate;
 use domain::values::TenantId;
-use infrastructure::executor::CommandExecutor;
+use infrastructure::executor::{CommandExecutor, Existence};
 use infrastructure::tenants::TenantStore;
 use projections::status::WaitOutcome;
 use sqlx::PgPool;
 
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, DomainRefusal};
 use crate::middleware::RequestId;
+use crate::responses::CommandResult;
 use crate::settings::Settings;
 
 /// Shared application state (cheap to clone).
@@ -58,6 +60,37 @@ impl AppState {
             request_id: request.0.clone(),
             issued_at: self.clock.now(),
         }
+    }
+
+    /// Runs one command on aggregate `id` for `tenant` and reports what was committed; a
+    /// refusal becomes the error its rule documents, naming `resource` when it is not found.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn run_command<A>(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        request: &RequestId,
+        id: &str,
+        existence: Existence,
+        command: A::Command,
+        resource: &str,
+    ) -> Result<CommandResult, ApiError>
+    where
+        A: Aggregate<Services = ()> + 'static,
+        A::Command: Clone + Send + 'static,
+        A::Error: DomainRefusal + Send,
+    {
+        let ctx = self.context(caller, tenant, request);
+        let committed = self
+            .executor
+            .execute::<A>(&ctx, id, existence, command)
+            .await
+            .map_err(|error| ApiError::from_command(error, resource))?;
+        Ok(CommandResult {
+            id: id.to_string(),
+            version: committed.version,
+            position: committed.position,
+        })
     }
 
     /// Waits until the read model `target` has applied the event at `min_position`, if one was

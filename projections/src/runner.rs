@@ -211,7 +211,10 @@ pub async fn run(
             Err(error) => {
                 failures += 1;
                 tracing::error!(target = %target.schema, error = format!("{error:#}"), "projection batch failed");
-                (Duration::from_millis(100 * 2u64.pow(failures.min(6))), false)
+                (
+                    Duration::from_millis(100 * 2u64.pow(failures.min(6))),
+                    false,
+                )
             }
         };
         tokio::select! {

@@ -10,6 +10,9 @@ use tokio::sync::OnceCell;
 /// the server allows 100 connections in all, shared with other suites.
 const DEFAULT_POOL_SIZE: u32 = 10;
 
+/// How many times dropping a test database is tried before giving up (and saying so).
+const DROP_ATTEMPTS: u32 = 5;
+
 /// The server every test of this process uses, found once. It lives in a `static`, so it is
 /// never dropped: a server that `locate` started is stopped by its watcher process when the test
 /// process exits.
@@ -115,10 +118,26 @@ impl Drop for DropOnDrop {
                 .build()
                 .map_err(|error| error.to_string())?;
             runtime.block_on(async {
-                tokio::time::timeout(Duration::from_secs(30), drop_database(&admin_url, &name))
+                // The server may be out of connection slots for a moment while many tests run:
+                // try again a few times rather than leave the database behind.
+                let mut attempt = 1;
+                loop {
+                    let dropped = tokio::time::timeout(
+                        Duration::from_secs(30),
+                        drop_database(&admin_url, &name),
+                    )
                     .await
-                    .map_err(|_| "timed out".to_owned())?
-                    .map_err(|error| error.to_string())
+                    .map_err(|_| "timed out".to_owned())
+                    .and_then(|dropped| dropped.map_err(|error| error.to_string()));
+                    match dropped {
+                        Err(_) if attempt < DROP_ATTEMPTS => {
+                            tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt)))
+                                .await;
+                            attempt += 1;
+                        }
+                        result => return result,
+                    }
+                }
             })
         })
         .join();

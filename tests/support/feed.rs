@@ -42,6 +42,10 @@ pub async fn read_feed(pool: &PgPool, after: FeedPosition, count: usize) -> Vec<
     let more = read_after(&mut conn, from, 1_000)
         .await
         .unwrap_or_else(|error| panic!("failed to read the feed: {error:#}"));
-    assert!(more.is_empty(), "the feed holds {} more events than expected", more.len());
+    assert!(
+        more.is_empty(),
+        "the feed holds {} more events than expected",
+        more.len()
+    );
     events
 }

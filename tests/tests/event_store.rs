@@ -601,3 +601,26 @@ async fn events_written_by_postgres_es_load_through_our_store_and_reach_the_feed
     );
     assert_eq!(events[1].metadata.tenant_id, tenant.as_uuid());
 }
+
+#[tokio::test]
+async fn a_command_that_claims_a_taken_id_is_new_never_writes_into_that_stream() {
+    let db = TestDb::new().await;
+    let executor = CommandExecutor::new(db.pool().clone(), 2);
+    let owner = TenantId::new();
+    let lead = captured(&executor, owner, 1).await;
+
+    // `Existence::New` skips loading: only the events primary key stands between a colliding id
+    // and someone else's stream.
+    for tenant in [owner, TenantId::new()] {
+        let result = executor
+            .execute::<Lead>(
+                &tenant_ctx(tenant),
+                &lead.to_string(),
+                Existence::New,
+                LeadCommand::CaptureLead(new_lead(2)),
+            )
+            .await;
+        assert!(matches!(result, Err(CommandError::Conflict)), "{result:?}");
+    }
+    assert_eq!(event_count(db.pool()).await, 1);
+}

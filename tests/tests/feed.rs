@@ -94,7 +94,7 @@ async fn writer(pool: PgPool, tenant: TenantId, w: u32, transactions: u32) -> Wr
     let mut written = Written::default();
     for i in 0..transactions {
         let mix = (w * 7 + i * 13) % 23;
-        let slow = mix % 6 == 0;
+        let slow = mix % 6 == 5;
         let split = mix % 4 == 1;
         let roll_back = mix % 5 == 2;
         let lead = Uuid::new_v4();

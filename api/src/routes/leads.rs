@@ -390,17 +390,18 @@ async fn execute(
 ) -> Result<Json<CommandResult>, ApiError> {
     let tenant = caller.tenant()?;
     let id = lead_id(id)?;
-    let ctx = state.context(caller, tenant, request_id);
-    let committed = state
-        .executor
-        .execute::<Lead>(&ctx, &id.to_string(), Existence::MustExist, command)
+    state
+        .run_command::<Lead>(
+            caller,
+            tenant,
+            request_id,
+            &id.to_string(),
+            Existence::MustExist,
+            command,
+            "lead",
+        )
         .await
-        .map_err(|e| ApiError::from_command(e, "lead"))?;
-    Ok(Json(CommandResult {
-        id: id.to_string(),
-        version: committed.version,
-        position: committed.position,
-    }))
+        .map(Json)
 }
 
 /// An id in a path: one that does not parse names no lead, so it is a 404 like any other.

@@ -303,16 +303,15 @@ async fn execute(
     existence: Existence,
     command: WorkflowCommand,
 ) -> Result<CommandResult, ApiError> {
-    let ctx = state.context(caller, tenant, request_id);
-    let id = id.to_string();
-    let committed = state
-        .executor
-        .execute::<Workflow>(&ctx, &id, existence, command)
+    state
+        .run_command::<Workflow>(
+            caller,
+            tenant,
+            request_id,
+            &id.to_string(),
+            existence,
+            command,
+            RESOURCE,
+        )
         .await
-        .map_err(|error| ApiError::from_command(error, RESOURCE))?;
-    Ok(CommandResult {
-        id,
-        version: committed.version,
-        position: committed.position,
-    })
 }
