@@ -12,7 +12,8 @@
 //! # Layout
 //! - `support/db.rs`: [`TestDb`] and [`event_count`].
 //! - `support/context.rs`: [`tenant_ctx`], the command context of a test tenant.
-//! - `support/feed.rs`: [`read_feed`], reading the global feed until expected events come.
+//! - `support/feed.rs`: [`read_feed`] until the expected events come, and
+//!   [`wait_for_feed_to_settle`].
 //! - `support/leads.rs`: Lead commands for fixtures ([`new_lead`], [`phone`], [`tag`]).
 //! - `support/projections.rs`: [`rebuild`] a projection from zero, read a
 //!   [`checkpoint`].
@@ -24,6 +25,6 @@ mod support;
 pub use support::compare::{query_difference, table_difference, TableDifference};
 pub use support::context::tenant_ctx;
 pub use support::db::{event_count, TestDb};
-pub use support::feed::read_feed;
+pub use support::feed::{read_feed, wait_for_feed_to_settle};
 pub use support::leads::{new_lead, phone, tag};
 pub use support::projections::{checkpoint, rebuild};

@@ -91,13 +91,16 @@ pub async fn read_after(
     after: FeedPosition,
     limit: i64,
 ) -> anyhow::Result<Vec<RecordedEvent>> {
+    // The text copy of `transaction_id` must not be what ORDER BY sorts on: output columns win
+    // name resolution there, and text order puts "100007" before "99992". Qualified names sort
+    // the xid8 itself, which is also what the `events_feed_order` index serves.
     let rows: Vec<EventRow> = sqlx::query_as(
         "SELECT transaction_id::text, global_position, aggregate_type, aggregate_id, sequence, \
                 event_type, event_version, payload::jsonb, metadata::jsonb, recorded_at \
          FROM events \
          WHERE (transaction_id, global_position) > ($1::text::xid8, $2) \
            AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
-         ORDER BY transaction_id, global_position \
+         ORDER BY events.transaction_id, events.global_position \
          LIMIT $3",
     )
     .bind(after.transaction_id.to_string())

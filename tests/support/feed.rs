@@ -49,3 +49,31 @@ pub async fn read_feed(pool: &PgPool, after: FeedPosition, count: usize) -> Vec<
     );
     events
 }
+
+/// Waits (at most 5 s) until every event in the store can be read from the feed: until no
+/// transaction that might still be writing one is older than the newest event's. Until then a
+/// projection's `catch_up` may report "caught up" short of the end, held back by some other
+/// test's transaction on the same server.
+pub async fn wait_for_feed_to_settle(pool: &PgPool) {
+    let deadline = tokio::time::Instant::now() + FEED_TIMEOUT;
+    loop {
+        let settled: bool = sqlx::query_scalar(
+            "SELECT coalesce(max(transaction_id) < pg_snapshot_xmin(pg_current_snapshot()), true) \
+             FROM events",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap_or_else(|error| {
+            panic!("failed to compare the feed with running transactions: {error}")
+        });
+        if settled {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "an older transaction held the feed back for {} s",
+            FEED_TIMEOUT.as_secs()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}

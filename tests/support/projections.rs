@@ -7,9 +7,13 @@ use projections::runner::{catch_up, prepare};
 use projections::{Projection, Target};
 use sqlx::PgPool;
 
+use super::feed::wait_for_feed_to_settle;
+
 /// Builds `projection` from position zero into `schema` (fresh tables, a checkpoint of its own)
-/// and returns how many events it applied: the reference a live read model must equal.
+/// and returns how many events it applied: the reference a live read model must equal. Waits
+/// first until every event committed so far can be read.
 pub async fn rebuild(pool: &PgPool, projection: Arc<dyn Projection>, schema: &str) -> u64 {
+    wait_for_feed_to_settle(pool).await;
     let target = Target::in_schema(projection, schema);
     prepare(pool, &target)
         .await

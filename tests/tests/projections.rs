@@ -16,7 +16,7 @@ use anyhow::Context;
 use async_trait::async_trait;
 use bookerbot_tests::{
     checkpoint, event_count, new_lead, query_difference, rebuild, table_difference, tag,
-    tenant_ctx, TestDb,
+    tenant_ctx, wait_for_feed_to_settle, TestDb,
 };
 use domain::lead::{Lead, LeadCommand, LeadStatus};
 use domain::values::{LeadId, TenantId, WorkflowId};
@@ -358,6 +358,8 @@ async fn a_batch_that_fails_after_writing_leaves_no_trace_and_a_restart_equals_a
     let pool = db.pool();
     let total = write_backlog(pool, 120, 4).await;
     assert_eq!(event_count(pool).await, total);
+    // So that every batch below is full: no other test's transaction holds the feed back.
+    wait_for_feed_to_settle(pool).await;
 
     const BATCH: i64 = 50;
     const FAIL_ON: usize = 4;
@@ -466,6 +468,8 @@ async fn a_batch_dropped_at_any_await_point_is_all_or_nothing() {
     let db = TestDb::new().await;
     let pool = db.pool();
     write_backlog(pool, 80, 4).await;
+    // So that "caught up" below means the end of the backlog.
+    wait_for_feed_to_settle(pool).await;
     let target = Target::live(Arc::new(Witnessed::new(Arc::new(ContactsProjection))));
     prepare(pool, &target).await.unwrap();
 

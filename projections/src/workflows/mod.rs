@@ -216,6 +216,14 @@ async fn apply_lead_events(
         .execute(&mut *tx)
         .await
         .context("Failed to write workflow lead counts")?;
+        // A count back at zero is no row at all, as in a rebuild, whatever the batch boundaries.
+        sqlx::query(&format!(
+            "DELETE FROM {schema}.workflow_lead_counts WHERE leads = 0 AND tenant_id = ANY($1)"
+        ))
+        .bind(&tenants)
+        .execute(&mut *tx)
+        .await
+        .context("Failed to drop empty workflow lead counts")?;
     }
     Ok(())
 }

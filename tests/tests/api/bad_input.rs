@@ -6,6 +6,16 @@ use serde_json::{json, Value};
 
 use crate::helpers::TestApp;
 
+/// A case: name, method, path, body, expected status, expected `details.field`.
+type BadInput = (
+    &'static str,
+    Method,
+    String,
+    Value,
+    StatusCode,
+    Option<&'static str>,
+);
+
 #[tokio::test]
 async fn every_bad_lead_input_gets_its_4xx_naming_the_field_and_writes_nothing() {
     let app = TestApp::spawn().await;
@@ -17,7 +27,7 @@ async fn every_bad_lead_input_gets_its_4xx_naming_the_field_and_writes_nothing()
     let big: serde_json::Map<String, Value> =
         (0..101).map(|i| (format!("k{i}"), json!("v"))).collect();
     let unknown = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
-    let cases: Vec<(&str, Method, String, Value, StatusCode, Option<&str>)> = vec![
+    let cases: Vec<BadInput> = vec![
         (
             "wrong type",
             Method::POST,
