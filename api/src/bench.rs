@@ -80,7 +80,7 @@ pub async fn run_commands(settings: Settings, options: CommandsBench) -> anyhow:
     locate::ensure_database(&url).await?;
     let result = measure(&url, settings, &options).await;
     locate::drop_database(located.admin_url(), &name).await?;
-    let (http, sql) = result?;
+    let Measured { http, sql, visible } = result?;
     println!(
         "bench commands: {} clients, {} s each",
         options.clients, options.seconds
@@ -91,6 +91,10 @@ pub async fn run_commands(settings: Settings, options: CommandsBench) -> anyhow:
         "  ratio HTTP/raw SQL: {:.2} (target >= 0.60)",
         http.per_second / sql.per_second.max(f64::EPSILON)
     );
+    println!(
+        "  read your writes (GET with min_position right after a capture): p50 {:.2} ms  p99 {:.2} ms",
+        visible.p50_ms, visible.p99_ms
+    );
     Ok(())
 }
 
@@ -98,7 +102,7 @@ async fn measure(
     url: &str,
     settings: Settings,
     options: &CommandsBench,
-) -> anyhow::Result<(Figures, Figures)> {
+) -> anyhow::Result<Measured> {
     let pool = infrastructure::db::connect(url, (options.clients as u32 + 8).max(16)).await?;
     infrastructure::db::migrate(&pool).await?;
     let admin = format!("bench-{}", uuid::Uuid::new_v4().simple());
@@ -131,13 +135,15 @@ async fn measure(
         .context("tenant creation returned no id")?
         .to_string();
     let duration = Duration::from_secs(options.seconds);
+    let (load_client, load_base, load_key) = (client.clone(), base.clone(), key.clone());
     let http = run_clients(options.clients, duration, move |worker, n| {
-        let client = client.clone();
-        let base = base.clone();
-        let key = key.clone();
+        let client = load_client.clone();
+        let base = load_base.clone();
+        let key = load_key.clone();
         async move { http_operation(&client, &base, &key, worker, n).await }
     })
     .await?;
+    let visible = read_your_writes(&client, &base, &key).await?;
     running.stop().await?;
     let sql_pool = pool.clone();
     let sql = run_clients(options.clients, duration, move |worker, n| {
@@ -146,7 +152,52 @@ async fn measure(
         async move { sql_operation(&pool, &tenant, worker, n).await }
     })
     .await?;
-    Ok((http, sql))
+    Ok(Measured { http, sql, visible })
+}
+
+/// Captures leads one at a time and reads each back with `min_position`: how long until a
+/// write is visible in the contacts read model.
+async fn read_your_writes(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+) -> anyhow::Result<Figures> {
+    let started = Instant::now();
+    let mut latencies = Vec::with_capacity(READ_YOUR_WRITES_SAMPLES);
+    for n in 0..READ_YOUR_WRITES_SAMPLES {
+        let captured: serde_json::Value = client
+            .post(format!("{base}/api/v1/leads"))
+            .bearer_auth(key)
+            .json(&json!({"email": format!("visible-{n}@bench.example")}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let id = captured["id"].as_str().context("capture returned no id")?;
+        let position = captured["position"]
+            .as_i64()
+            .context("capture returned no position")?;
+        let read = Instant::now();
+        client
+            .get(format!("{base}/api/v1/leads/{id}?min_position={position}"))
+            .bearer_auth(key)
+            .send()
+            .await?
+            .error_for_status()?;
+        latencies.push(read.elapsed());
+    }
+    Ok(Figures::from_latencies(latencies, started.elapsed()))
+}
+
+/// Sequential capture-then-read rounds measured after the load.
+const READ_YOUR_WRITES_SAMPLES: usize = 200;
+
+/// The figures of one run.
+struct Measured {
+    http: Figures,
+    sql: Figures,
+    visible: Figures,
 }
 
 /// One round: capture a new lead, then change its status — two commands, two latencies.
