@@ -91,10 +91,13 @@ pub async fn run_commands(settings: Settings, options: CommandsBench) -> anyhow:
         "  ratio HTTP/raw SQL: {:.2} (target >= 0.60)",
         http.per_second / sql.per_second.max(f64::EPSILON)
     );
-    println!(
-        "  read your writes (GET with min_position right after a capture): p50 {:.2} ms  p99 {:.2} ms",
-        visible.p50_ms, visible.p99_ms
-    );
+    match visible {
+        Some(visible) => println!(
+            "  read your writes (GET with min_position right after a capture): p50 {:.2} ms  p99 {:.2} ms",
+            visible.p50_ms, visible.p99_ms
+        ),
+        None => println!("  read your writes: not measured (projections are off)"),
+    }
     Ok(())
 }
 
@@ -106,6 +109,7 @@ async fn measure(
     let pool = infrastructure::db::connect(url, (options.clients as u32 + 8).max(16)).await?;
     infrastructure::db::migrate(&pool).await?;
     let admin = format!("bench-{}", uuid::Uuid::new_v4().simple());
+    let run_projections = settings.run_projections;
     let server_settings = Settings {
         database_url: Some(url.to_string()),
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -143,7 +147,11 @@ async fn measure(
         async move { http_operation(&client, &base, &key, worker, n).await }
     })
     .await?;
-    let visible = read_your_writes(&client, &base, &key).await?;
+    let visible = if run_projections {
+        Some(read_your_writes(&client, &base, &key).await?)
+    } else {
+        None
+    };
     running.stop().await?;
     let sql_pool = pool.clone();
     let sql = run_clients(options.clients, duration, move |worker, n| {
@@ -197,7 +205,8 @@ const READ_YOUR_WRITES_SAMPLES: usize = 200;
 struct Measured {
     http: Figures,
     sql: Figures,
-    visible: Figures,
+    /// `None` when this instance runs no projections.
+    visible: Option<Figures>,
 }
 
 /// One round: capture a new lead, then change its status — two commands, two latencies.
