@@ -1,7 +1,6 @@
 //! What every handler shares: the pool, the command executor, tenants, the clock, settings.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use application::{Actor, Clock, CommandContext};
 use cqrs_es::Aggregate;
@@ -130,10 +129,5 @@ impl AppState {
             ),
             1,
         ))
-    }
-
-    /// How long reads may wait for `min_position`.
-    pub fn read_wait(&self) -> Duration {
-        self.settings.read_wait
     }
 }
