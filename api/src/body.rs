@@ -3,7 +3,7 @@
 //! key is a 422 with `details.field` set to the path (`custom_fields.plan`,
 //! `qualification_questions[0].key`). The OpenAPI schema is still the poem-openapi type's.
 
-use poem::{FromRequest, Request, RequestBody};
+use poem::{Request, RequestBody};
 use poem_openapi::payload::{ParsePayload, Payload};
 use poem_openapi::registry::{MetaSchemaRef, Registry};
 use poem_openapi::types::Type;
@@ -41,8 +41,18 @@ poem_openapi::impl_apirequest_for_payload!(JsonBody<T>, T: Type + DeserializeOwn
 impl<T: Type + DeserializeOwned + Send> ParsePayload for JsonBody<T> {
     const IS_REQUIRED: bool = true;
 
-    async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
-        let bytes = Vec::<u8>::from_request(request, body).await?;
+    async fn from_request(_request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
+        // Read at most one byte past the limit: a huge body is refused without being buffered.
+        let bytes = body
+            .take()?
+            .into_bytes_limit(MAX_JSON_BODY + 1)
+            .await
+            .map_err(|error| match error {
+                poem::error::ReadBodyError::PayloadTooLarge => {
+                    poem::Error::from(ApiError::payload_too_large(MAX_JSON_BODY))
+                }
+                other => poem::Error::from(other),
+            })?;
         parse(&bytes).map(JsonBody).map_err(poem::Error::from)
     }
 }

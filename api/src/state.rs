@@ -97,6 +97,7 @@ impl AppState {
     pub async fn wait_for_position(
         &self,
         target: &str,
+        tenant: TenantId,
         min_position: Option<i64>,
     ) -> Result<(), ApiError> {
         let Some(position) = min_position else {
@@ -108,15 +109,20 @@ impl AppState {
                 "must be at least 1",
             ));
         }
-        let outcome =
-            projections::status::wait_for(&self.pool, target, position, self.settings.read_wait)
-                .await?;
+        let outcome = projections::status::wait_for(
+            &self.pool,
+            target,
+            tenant.as_uuid(),
+            position,
+            self.settings.read_wait,
+        )
+        .await?;
         match outcome {
             WaitOutcome::Reached => return Ok(()),
             WaitOutcome::UnknownPosition => {
                 return Err(ApiError::invalid_field(
                     "min_position",
-                    "no event has this position; use the position a command answered with",
+                    "no event of yours has this position; use the position a command answered with",
                 ))
             }
             WaitOutcome::TimedOut => {}

@@ -154,6 +154,19 @@ impl CommandExecutor {
                         .map_err(CommandError::Database)?;
                     return Ok(value);
                 }
+                Err(CommandError::Database(error)) if is_lock_conflict(&error) => {
+                    drop(tx);
+                    if attempt >= self.max_attempts {
+                        return Err(CommandError::Conflict);
+                    }
+                    tracing::debug!(
+                        attempt,
+                        error = format!("{error:#}"),
+                        "lock conflict; retrying"
+                    );
+                    tokio::time::sleep(conflict_backoff(attempt)).await;
+                    attempt += 1;
+                }
                 Err(CommandError::Conflict) if attempt < self.max_attempts => {
                     drop(tx);
                     tracing::debug!(attempt, "optimistic conflict; retrying");
@@ -169,6 +182,19 @@ impl CommandExecutor {
 /// The future a unit of work inside [`CommandExecutor::in_transaction`] returns.
 pub type TransactionWork<'c, T, E> =
     Pin<Box<dyn Future<Output = Result<T, CommandError<E>>> + Send + 'c>>;
+
+/// Whether PostgreSQL aborted the transaction because it collided with another one (a deadlock,
+/// or a serialization failure): like an optimistic conflict, running it again on fresh state
+/// succeeds or gets the real answer. Two leads swapping phones is one way to get there.
+fn is_lock_conflict(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<sqlx::Error>(),
+            Some(sqlx::Error::Database(db))
+                if matches!(db.code().as_deref(), Some("40P01" | "40001"))
+        )
+    })
+}
 
 /// A short, growing, jittered pause so racing writers do not collide again in lockstep.
 fn conflict_backoff(attempt: u32) -> Duration {

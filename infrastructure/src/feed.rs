@@ -146,20 +146,22 @@ fn decode_row(row: EventRow) -> anyhow::Result<RecordedEvent> {
     })
 }
 
-/// Whether the event at `global_position` is at or before `reached` in feed order (used to wait
-/// for a read model to catch up with a command). `None` if no such event exists.
+/// Whether `tenant`'s event at `global_position` is at or before `reached` in feed order (used to
+/// wait for a read model to catch up with a command). `None` if the tenant has no such event.
 pub async fn is_covered(
     conn: &mut PgConnection,
+    tenant: Uuid,
     global_position: i64,
     reached: FeedPosition,
 ) -> anyhow::Result<Option<bool>> {
     sqlx::query_scalar(
         "SELECT (transaction_id, global_position) <= ($2::text::xid8, $3) \
-         FROM events WHERE global_position = $1",
+         FROM events WHERE global_position = $1 AND tenant_id = $4",
     )
     .bind(global_position)
     .bind(reached.transaction_id.to_string())
     .bind(reached.global_position)
+    .bind(tenant)
     .fetch_optional(conn)
     .await
     .context("Failed to compare feed positions")

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use infrastructure::feed::RecordedEvent;
 use sqlx::PgConnection;
+use uuid::Uuid;
 
 /// A read model fed from the global feed. Handlers are replayable: idempotent, no external calls.
 #[async_trait]
@@ -64,6 +65,35 @@ impl Target {
             schema: schema.into(),
         }
     }
+}
+
+/// The distinct (tenant, aggregate id) pairs of `events`, as two parallel arrays for `UNNEST`:
+/// read models are keyed by tenant first, so lookups by both use their primary keys.
+pub fn aggregate_keys<'a>(
+    events: impl IntoIterator<Item = &'a RecordedEvent>,
+) -> anyhow::Result<(Vec<Uuid>, Vec<Uuid>)> {
+    let mut keys = events
+        .into_iter()
+        .map(|e| Ok((e.metadata.tenant_id, e.aggregate_uuid()?)))
+        .collect::<anyhow::Result<Vec<(Uuid, Uuid)>>>()?;
+    keys.sort_unstable();
+    keys.dedup();
+    Ok(keys.into_iter().unzip())
+}
+
+/// Refuses an event that is not the next of its aggregate after `version`. The feed delivers an
+/// aggregate's events in order (each command's transaction gets its id only when it appends,
+/// after loading); a gap would mean that invariant broke, and skipping would lose an update.
+pub fn ensure_next(version: i64, event: &RecordedEvent) -> anyhow::Result<()> {
+    if event.sequence == version + 1 {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "{} {} event {} arrived after version {version}: the feed lost an aggregate's order",
+        event.aggregate_type,
+        event.aggregate_id,
+        event.sequence
+    )
 }
 
 /// The schema a projection's live tables live in.

@@ -9,6 +9,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use infrastructure::feed::{self, FeedPosition};
 use sqlx::PgPool;
+use uuid::Uuid;
 
 /// One target's position and lag.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,17 +71,20 @@ pub enum WaitOutcome {
     UnknownPosition,
 }
 
-/// Waits until `target` has applied the event at `global_position`, for at most `timeout`.
+/// Waits until `target` has applied `tenant`'s event at `global_position`, for at most
+/// `timeout`. Takes a connection per look, never holding one while it sleeps, so waiting
+/// readers cannot starve commands of connections.
 pub async fn wait_for(
     pool: &PgPool,
     target: &str,
+    tenant: Uuid,
     global_position: i64,
     timeout: Duration,
 ) -> anyhow::Result<WaitOutcome> {
     let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_millis(2);
-    let mut conn = pool.acquire().await.context("Failed to acquire")?;
     loop {
+        let mut conn = pool.acquire().await.context("Failed to acquire")?;
         let reached: Option<(String, i64)> = sqlx::query_as(
             "SELECT transaction_id::text, global_position FROM projection_checkpoints WHERE target = $1",
         )
@@ -93,12 +97,13 @@ pub async fn wait_for(
                 transaction_id: tx.parse().with_context(|| format!("Bad checkpoint {tx}"))?,
                 global_position: position,
             };
-            match feed::is_covered(&mut conn, global_position, reached).await? {
+            match feed::is_covered(&mut conn, tenant, global_position, reached).await? {
                 Some(true) => return Ok(WaitOutcome::Reached),
                 None => return Ok(WaitOutcome::UnknownPosition),
                 Some(false) => {}
             }
         }
+        drop(conn);
         if Instant::now() + pause > deadline {
             return Ok(WaitOutcome::TimedOut);
         }

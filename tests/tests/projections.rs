@@ -445,12 +445,14 @@ async fn a_runner_killed_mid_run_again_and_again_ends_equal_to_a_rebuild() {
 
     let (stop, shutdown, wake) = channels();
     let runner = tokio::spawn(runner::run(pool.clone(), target.clone(), 7, wake, shutdown));
-    let last: i64 = sqlx::query_scalar("SELECT max(global_position) FROM events")
-        .fetch_one(pool)
-        .await
-        .unwrap();
+    let (tenant, last): (uuid::Uuid, i64) = sqlx::query_as(
+        "SELECT tenant_id, global_position FROM events ORDER BY global_position DESC LIMIT 1",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
     assert_eq!(
-        wait_for(pool, LIVE_CONTACTS, last, Duration::from_secs(8))
+        wait_for(pool, LIVE_CONTACTS, tenant, last, Duration::from_secs(8))
             .await
             .unwrap(),
         WaitOutcome::Reached,
@@ -554,13 +556,15 @@ async fn two_runners_of_one_target_never_apply_a_batch_at_the_same_time() {
     let total = before + after;
     assert_eq!(event_count(pool).await, total);
 
-    let last: i64 = sqlx::query_scalar("SELECT max(global_position) FROM events")
-        .fetch_one(pool)
-        .await
-        .unwrap();
+    let (tenant, last): (uuid::Uuid, i64) = sqlx::query_as(
+        "SELECT tenant_id, global_position FROM events ORDER BY global_position DESC LIMIT 1",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
     for schema in [LIVE_CONTACTS, LIVE_WORKFLOWS] {
         assert_eq!(
-            wait_for(pool, schema, last, Duration::from_secs(8))
+            wait_for(pool, schema, tenant, last, Duration::from_secs(8))
                 .await
                 .unwrap(),
             WaitOutcome::Reached,

@@ -132,7 +132,9 @@ impl LeadsApi {
             q: q.0.map(|q| q.trim().to_string()).filter(|q| !q.is_empty()),
         };
         let schema = projections::contacts::live();
-        state.wait_for_position(&schema, min_position.0).await?;
+        state
+            .wait_for_position(&schema, tenant, min_position.0)
+            .await?;
         let result = query::list(
             &state.pool,
             &schema,
@@ -164,7 +166,9 @@ impl LeadsApi {
         let tenant = auth.0.tenant()?;
         let id = lead_id(&id.0)?;
         let schema = projections::contacts::live();
-        state.wait_for_position(&schema, min_position.0).await?;
+        state
+            .wait_for_position(&schema, tenant, min_position.0)
+            .await?;
         query::get(&state.pool, &schema, tenant.as_uuid(), id.as_uuid())
             .await?
             .map(|row| Json(LeadDto::from(row)))

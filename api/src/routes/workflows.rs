@@ -85,7 +85,9 @@ impl WorkflowsApi {
         let tenant = auth.0.tenant()?;
         let (page, page_size) = paging(page.0, page_size.0)?;
         let schema = projections::workflows::live();
-        state.wait_for_position(&schema, min_position.0).await?;
+        state
+            .wait_for_position(&schema, tenant, min_position.0)
+            .await?;
         let status = status.0.map(|s| domain::WorkflowStatus::from(s).as_str());
         let found = projections::workflows::query::list(
             &state.pool,
@@ -126,7 +128,9 @@ impl WorkflowsApi {
         let tenant = auth.0.tenant()?;
         let id = parse_id(&id.0)?;
         let schema = projections::workflows::live();
-        state.wait_for_position(&schema, min_position.0).await?;
+        state
+            .wait_for_position(&schema, tenant, min_position.0)
+            .await?;
         let view = projections::workflows::query::get(
             &state.pool,
             &schema,

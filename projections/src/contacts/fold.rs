@@ -105,10 +105,14 @@ pub fn apply(rows: &mut HashMap<Uuid, ContactRow>, event: &RecordedEvent) -> any
     if row.version >= event.sequence {
         return Ok(());
     }
+    crate::projection::ensure_next(row.version, event)?;
     match payload {
         LeadEvent::LeadCaptured { .. } => {}
         LeadEvent::LeadSourceAdded { source } => {
-            row.additional_sources.push(source.as_str().to_string());
+            let source = source.as_str().to_string();
+            if row.source != source && !row.additional_sources.contains(&source) {
+                row.additional_sources.push(source);
+            }
         }
         LeadEvent::LeadDetailsUpdated {
             first_name,

@@ -18,7 +18,7 @@ use infrastructure::feed::RecordedEvent;
 use sqlx::{Executor, PgConnection};
 use uuid::Uuid;
 
-use crate::projection::{live_schema, Projection};
+use crate::projection::{aggregate_keys, live_schema, Projection};
 use fold::ContactRow;
 
 /// The contacts projection.
@@ -97,15 +97,12 @@ impl Projection for ContactsProjection {
         if leads.is_empty() {
             return Ok(());
         }
-        let mut ids = leads
-            .iter()
-            .map(|e| e.aggregate_uuid())
-            .collect::<anyhow::Result<Vec<Uuid>>>()?;
-        ids.sort_unstable();
-        ids.dedup();
+        let (tenants, ids) = aggregate_keys(leads.iter().copied())?;
         let existing: Vec<sqlx::types::Json<ContactRow>> = sqlx::query_scalar(&format!(
-            "SELECT to_jsonb(c) FROM {schema}.contacts c WHERE lead_id = ANY($1)"
+            "SELECT to_jsonb(c) FROM {schema}.contacts c \
+             WHERE (tenant_id, lead_id) IN (SELECT * FROM UNNEST($1::uuid[], $2::uuid[]))"
         ))
+        .bind(&tenants)
         .bind(&ids)
         .fetch_all(&mut *tx)
         .await

@@ -88,6 +88,7 @@ pub fn apply_workflow_event(
             event.event_type
         );
     };
+    crate::projection::ensure_next(row.version, event)?;
     let status = match payload {
         WorkflowEvent::WorkflowCreated { .. } => None,
         WorkflowEvent::WorkflowUpdated { definition } => {
@@ -144,6 +145,7 @@ pub fn apply_lead_event(
             event.event_type
         );
     };
+    crate::projection::ensure_next(member.version, event)?;
     match payload {
         LeadEvent::LeadWorkflowAssigned { workflow_id } => {
             member.workflow_id = workflow_id.map(|w| w.as_uuid());

@@ -18,7 +18,7 @@ use sqlx::types::Json;
 use sqlx::{Executor, PgConnection};
 use uuid::Uuid;
 
-use crate::projection::{live_schema, Projection};
+use crate::projection::{aggregate_keys, live_schema, Projection};
 use fold::{Membership, WorkflowRow};
 
 /// The workflows projection.
@@ -110,25 +110,18 @@ impl Projection for WorkflowsProjection {
     }
 }
 
-fn ids_of(events: &[&RecordedEvent]) -> anyhow::Result<Vec<Uuid>> {
-    let mut ids = events
-        .iter()
-        .map(|e| e.aggregate_uuid())
-        .collect::<anyhow::Result<Vec<Uuid>>>()?;
-    ids.sort_unstable();
-    ids.dedup();
-    Ok(ids)
-}
-
 async fn apply_workflow_events(
     tx: &mut PgConnection,
     schema: &str,
     events: &[&RecordedEvent],
 ) -> anyhow::Result<()> {
+    let (tenants, ids) = aggregate_keys(events.iter().copied())?;
     let existing: Vec<Json<WorkflowRow>> = sqlx::query_scalar(&format!(
-        "SELECT to_jsonb(w) FROM {schema}.workflows w WHERE workflow_id = ANY($1)"
+        "SELECT to_jsonb(w) FROM {schema}.workflows w \
+         WHERE (tenant_id, workflow_id) IN (SELECT * FROM UNNEST($1::uuid[], $2::uuid[]))"
     ))
-    .bind(ids_of(events)?)
+    .bind(tenants)
+    .bind(ids)
     .fetch_all(&mut *tx)
     .await
     .context("Failed to read workflows")?;
@@ -163,7 +156,7 @@ async fn apply_lead_events(
     let existing: Vec<Json<Membership>> = sqlx::query_scalar(&format!(
         "SELECT to_jsonb(m) FROM {schema}.workflow_members m WHERE lead_id = ANY($1)"
     ))
-    .bind(ids_of(events)?)
+    .bind(aggregate_keys(events.iter().copied())?.1)
     .fetch_all(&mut *tx)
     .await
     .context("Failed to read workflow memberships")?;
