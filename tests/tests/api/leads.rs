@@ -344,3 +344,48 @@ async fn details_tags_workflow_and_opt_out_change_through_their_own_routes() {
     assert_eq!(taken.error_code(), Some("already_taken"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn two_leads_swapping_phones_at_once_never_fail_with_a_500_nor_share_a_number() {
+    let app = TestApp::spawn().await;
+    let key = app.create_tenant("Swap").await.key;
+    for round in 0..5 {
+        let (a, _) = app
+            .capture_new(&key, json!({"phone": format!("+44 7700 90031{round}")}))
+            .await;
+        let (b, _) = app
+            .capture_new(&key, json!({"phone": format!("+44 7700 90032{round}")}))
+            .await;
+        let (path_a, path_b) = (format!("/api/v1/leads/{a}"), format!("/api/v1/leads/{b}"));
+        let (to_b, to_a) = futures::join!(
+            app.patch(
+                &key,
+                &path_a,
+                json!({"phone": format!("+44 7700 90032{round}")})
+            ),
+            app.patch(
+                &key,
+                &path_b,
+                json!({"phone": format!("+44 7700 90031{round}")})
+            ),
+        );
+        for reply in [&to_b, &to_a] {
+            assert!(
+                reply.status == StatusCode::OK || reply.status == StatusCode::CONFLICT,
+                "round {round}: {} {}",
+                reply.status,
+                reply.text
+            );
+        }
+        let owners: Vec<(String, String)> = sqlx::query_as(
+            "SELECT phone, lead_id::text FROM lead_phones WHERE phone LIKE $1 ORDER BY phone",
+        )
+        .bind(format!("+4477009003_{round}"))
+        .fetch_all(app.db.pool())
+        .await
+        .unwrap();
+        assert_eq!(owners.len(), 2, "round {round}: {owners:?}");
+        assert_ne!(owners[0].1, owners[1].1, "round {round}: one number each");
+    }
+    app.stop().await;
+}
