@@ -16,6 +16,7 @@ pub struct AdminApi;
 
 /// A projection target's position and lag.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "ProjectionStatus")]
 pub struct ProjectionStatusDto {
     /// The schema it writes (and the checkpoint's key).
     pub target: String,
