@@ -288,3 +288,15 @@ pub fn from_poem(error: poem::Error) -> poem::Response {
     };
     poem::IntoResponse::into_response(api)
 }
+
+/// The `details.field` of a 422, for tests of the edges that parse requests.
+#[cfg(test)]
+pub(crate) fn field_of(error: ApiError) -> String {
+    match error {
+        ApiError::Unprocessable(body) => body.0.error.details["field"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        other => panic!("expected a 422, got {other:?}"),
+    }
+}

@@ -342,16 +342,7 @@ impl From<ApiKeyInfo> for ApiKeyDto {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    fn field_of(error: ApiError) -> String {
-        match error {
-            ApiError::Unprocessable(body) => body.0.error.details["field"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-            other => panic!("expected a 422, got {other:?}"),
-        }
-    }
+    use crate::error::field_of;
 
     #[test]
     fn an_unknown_timezone_or_country_names_its_field() {

@@ -526,16 +526,7 @@ impl TryFrom<WorkflowView> for WorkflowDto {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    fn field_of(error: ApiError) -> String {
-        match error {
-            ApiError::Unprocessable(body) => body.0.error.details["field"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-            other => panic!("expected a 422, got {other:?}"),
-        }
-    }
+    use crate::error::field_of;
 
     fn create(json: &str) -> Result<WorkflowDefinition, ApiError> {
         let body: CreateWorkflowRequest = crate::body::parse(json.as_bytes())?;
