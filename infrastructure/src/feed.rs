@@ -29,6 +29,19 @@ pub struct FeedPosition {
     pub global_position: i64,
 }
 
+impl FeedPosition {
+    /// A position as stored: the transaction id as text (`xid8::text`, since sqlx has no xid8
+    /// type) and the global position.
+    pub fn parse(transaction_id: &str, global_position: i64) -> anyhow::Result<Self> {
+        Ok(Self {
+            transaction_id: transaction_id
+                .parse()
+                .with_context(|| format!("Bad transaction id {transaction_id}"))?,
+            global_position,
+        })
+    }
+}
+
 impl fmt::Display for FeedPosition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.transaction_id, self.global_position)
@@ -125,16 +138,11 @@ fn decode_row(row: EventRow) -> anyhow::Result<RecordedEvent> {
         metadata,
         recorded_at,
     ) = row;
-    let transaction_id = tx
-        .parse::<u64>()
-        .with_context(|| format!("Bad transaction id {tx}"))?;
+    let position = FeedPosition::parse(&tx, global_position)?;
     let metadata = EventMetadata::deserialize_from(&metadata)
         .with_context(|| format!("Bad metadata at position {global_position}"))?;
     Ok(RecordedEvent {
-        position: FeedPosition {
-            transaction_id,
-            global_position,
-        },
+        position,
         aggregate_type,
         aggregate_id,
         sequence,

@@ -87,12 +87,7 @@ pub async fn run_batch(
         let Some((transaction_id, global_position)) = checkpoint else {
             return Ok(BatchOutcome::Busy);
         };
-        let after = FeedPosition {
-            transaction_id: transaction_id
-                .parse()
-                .with_context(|| format!("Bad checkpoint {transaction_id}"))?,
-            global_position,
-        };
+        let after = FeedPosition::parse(&transaction_id, global_position)?;
         let events = feed::read_after(&mut tx, after, batch_size).await?;
         let Some(last) = events.last().map(|e| e.position) else {
             return Ok(BatchOutcome::CaughtUp);

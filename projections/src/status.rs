@@ -42,10 +42,7 @@ pub async fn all(pool: &PgPool) -> anyhow::Result<Vec<TargetStatus>> {
     let mut conn = pool.acquire().await.context("Failed to acquire")?;
     let mut statuses = Vec::with_capacity(rows.len());
     for (target, projection, tx, global_position, events_applied, updated_at) in rows {
-        let position = FeedPosition {
-            transaction_id: tx.parse().with_context(|| format!("Bad checkpoint {tx}"))?,
-            global_position,
-        };
+        let position = FeedPosition::parse(&tx, global_position)?;
         let (lag_events, lag_seconds) = feed::lag(&mut conn, position).await?;
         statuses.push(TargetStatus {
             target,
@@ -93,10 +90,7 @@ pub async fn wait_for(
         .await
         .context("Failed to read a checkpoint")?;
         if let Some((tx, position)) = reached {
-            let reached = FeedPosition {
-                transaction_id: tx.parse().with_context(|| format!("Bad checkpoint {tx}"))?,
-                global_position: position,
-            };
+            let reached = FeedPosition::parse(&tx, position)?;
             match feed::is_covered(&mut conn, tenant, global_position, reached).await? {
                 Some(true) => return Ok(WaitOutcome::Reached),
                 None => return Ok(WaitOutcome::UnknownPosition),
