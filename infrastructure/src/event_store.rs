@@ -69,42 +69,73 @@ pub async fn append<A: Aggregate>(
     events: &[A::Event],
     metadata: &EventMetadata,
 ) -> Result<i64, StoreError> {
+    append_many::<A>(conn, &[NewEvents { id, version, events }], metadata)
+        .await?
+        .context("The append returned no position")
+        .map_err(StoreError::Database)
+}
+
+/// One aggregate's new events, for [`append_many`].
+#[derive(Debug)]
+pub struct NewEvents<'a, E> {
+    /// The aggregate's id.
+    pub id: &'a str,
+    /// Its version before these events (0 for a new aggregate).
+    pub version: i64,
+    /// The events, in order.
+    pub events: &'a [E],
+}
+
+/// Appends the new events of many aggregates of type `A` in one statement (imports, bulk
+/// actions, seeding) and returns the highest global position written (`None` if there were no
+/// events). All share `metadata`. If any aggregate was appended to concurrently, nothing is
+/// written and the answer is [`StoreError::Conflict`]: the caller retries the batch.
+pub async fn append_many<A: Aggregate>(
+    conn: &mut PgConnection,
+    batch: &[NewEvents<'_, A::Event>],
+    metadata: &EventMetadata,
+) -> Result<Option<i64>, StoreError> {
     let metadata = serde_json::to_string(metadata).context("Failed to encode event metadata")?;
-    let mut sequences = Vec::with_capacity(events.len());
-    let mut types = Vec::with_capacity(events.len());
-    let mut versions = Vec::with_capacity(events.len());
-    let mut payloads = Vec::with_capacity(events.len());
-    for (offset, event) in events.iter().enumerate() {
-        sequences.push(version + 1 + offset as i64);
-        types.push(event.event_type());
-        versions.push(event.event_version());
-        payloads.push(serde_json::to_string(event).context("Failed to encode an event")?);
+    let total: usize = batch.iter().map(|b| b.events.len()).sum();
+    if total == 0 {
+        return Ok(None);
     }
-    let positions: Vec<i64> = sqlx::query_scalar(
-        "INSERT INTO events \
+    let mut ids = Vec::with_capacity(total);
+    let mut sequences = Vec::with_capacity(total);
+    let mut types = Vec::with_capacity(total);
+    let mut versions = Vec::with_capacity(total);
+    let mut payloads = Vec::with_capacity(total);
+    for new in batch {
+        for (offset, event) in new.events.iter().enumerate() {
+            ids.push(new.id);
+            sequences.push(new.version + 1 + offset as i64);
+            types.push(event.event_type());
+            versions.push(event.event_version());
+            payloads.push(serde_json::to_string(event).context("Failed to encode an event")?);
+        }
+    }
+    let position: Option<i64> = sqlx::query_scalar(
+        "WITH inserted AS (INSERT INTO events \
            (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
-         SELECT $1, $2, s, t, v, p::json, $7::json \
-         FROM UNNEST($3::bigint[], $4::text[], $5::text[], $6::text[]) AS e(s, t, v, p) \
-         RETURNING global_position",
+         SELECT $1, i, s, t, v, p::json, $7::json \
+         FROM UNNEST($2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[]) AS e(i, s, t, v, p) \
+         RETURNING global_position) \
+         SELECT max(global_position) FROM inserted",
     )
     .bind(A::TYPE)
-    .bind(id)
+    .bind(&ids)
     .bind(&sequences)
     .bind(&types)
     .bind(&versions)
     .bind(&payloads)
     .bind(&metadata)
-    .fetch_all(&mut *conn)
+    .fetch_one(&mut *conn)
     .await
     .map_err(|error| match &error {
         sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => StoreError::Conflict,
         _ => StoreError::Database(
-            anyhow::Error::new(error).context(format!("Failed to append to {} {id}", A::TYPE)),
+            anyhow::Error::new(error).context(format!("Failed to append {} events", A::TYPE)),
         ),
     })?;
-    positions
-        .into_iter()
-        .max()
-        .context("The append returned no position")
-        .map_err(StoreError::Database)
+    Ok(position)
 }

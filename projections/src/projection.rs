@@ -23,6 +23,13 @@ pub trait Projection: Send + Sync + 'static {
     /// Creates the projection's tables in `schema` if they do not exist.
     async fn create_tables(&self, conn: &mut PgConnection, schema: &str) -> anyhow::Result<()>;
 
+    /// Creates the secondary indexes queries need, if they do not exist. Kept apart from the
+    /// tables so a rebuild can load its fresh tables first and index them once, at the end.
+    async fn create_indexes(&self, conn: &mut PgConnection, schema: &str) -> anyhow::Result<()> {
+        let _ = (conn, schema);
+        Ok(())
+    }
+
     /// Applies `events` (in feed order) to the tables in `schema`, inside the caller's
     /// transaction. Must work set-wise: fold in memory, write with few statements.
     async fn apply(

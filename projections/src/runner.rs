@@ -48,6 +48,11 @@ pub async fn prepare(pool: &PgPool, target: &Target) -> anyhow::Result<()> {
         .create_tables(&mut tx, &target.schema)
         .await
         .with_context(|| format!("Failed to create the tables of {}", target.schema))?;
+    target
+        .projection
+        .create_indexes(&mut tx, &target.schema)
+        .await
+        .with_context(|| format!("Failed to create the indexes of {}", target.schema))?;
     sqlx::query(
         "INSERT INTO projection_checkpoints (target, projection) VALUES ($1, $2) \
          ON CONFLICT (target) DO NOTHING",

@@ -49,6 +49,10 @@ pub enum LeadCommand {
         /// Why.
         reason: String,
     },
+    /// Put the lead away: hidden from lists by default and never engaged (no event if archived).
+    Archive,
+    /// Bring an archived lead back (no event if not archived).
+    Restore,
 }
 
 /// The fields of a lead at capture.

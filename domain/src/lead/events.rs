@@ -96,6 +96,10 @@ pub enum LeadEvent {
         /// Why: a keyword, an operator's reason, a provider's report.
         reason: String,
     },
+    /// The lead was put away: hidden from lists by default, never engaged.
+    LeadArchived,
+    /// An archived lead was brought back.
+    LeadRestored,
 }
 
 impl DomainEvent for LeadEvent {
@@ -110,6 +114,8 @@ impl DomainEvent for LeadEvent {
             Self::LeadStatusChanged { .. } => "LeadStatusChanged",
             Self::LeadStatusOverridden { .. } => "LeadStatusOverridden",
             Self::LeadOptedOut { .. } => "LeadOptedOut",
+            Self::LeadArchived => "LeadArchived",
+            Self::LeadRestored => "LeadRestored",
         }
         .to_string()
     }

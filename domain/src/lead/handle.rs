@@ -47,6 +47,16 @@ impl Lead {
                     reason,
                 }])
             }
+            LeadCommand::Archive => Ok(if self.archived {
+                vec![]
+            } else {
+                vec![LeadEvent::LeadArchived]
+            }),
+            LeadCommand::Restore => Ok(if self.archived {
+                vec![LeadEvent::LeadRestored]
+            } else {
+                vec![]
+            }),
         }
     }
 

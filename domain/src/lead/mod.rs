@@ -50,6 +50,8 @@ pub struct Lead {
     workflow_id: Option<WorkflowId>,
     /// Lifecycle status.
     status: LeadStatus,
+    /// Put away by an operator: hidden from lists by default, never engaged.
+    archived: bool,
 }
 
 impl Lead {
@@ -119,6 +121,12 @@ impl Lead {
         self.status
     }
 
+    /// Whether the lead was archived.
+    #[must_use]
+    pub const fn is_archived(&self) -> bool {
+        self.archived
+    }
+
     /// Whether the lead must never be messaged.
     #[must_use]
     pub fn is_opted_out(&self) -> bool {
@@ -169,6 +177,7 @@ impl Aggregate for Lead {
                     tags: tags.into_iter().collect(),
                     workflow_id,
                     status: LeadStatus::Pending,
+                    archived: false,
                 };
             }
             LeadEvent::LeadSourceAdded { source } => {
@@ -211,6 +220,8 @@ impl Aggregate for Lead {
                 self.status = to;
             }
             LeadEvent::LeadOptedOut { .. } => self.status = LeadStatus::OptedOut,
+            LeadEvent::LeadArchived => self.archived = true,
+            LeadEvent::LeadRestored => self.archived = false,
         }
     }
 }

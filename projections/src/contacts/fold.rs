@@ -1,6 +1,6 @@
 //! The pure part of the contacts projection: how one lead event changes a contact row.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
@@ -42,6 +42,14 @@ pub struct ContactRow {
     pub updated_at: DateTime<Utc>,
     /// Last thing that happened with the lead.
     pub last_activity_at: DateTime<Utc>,
+    /// Last message in either direction (set once conversations record messages).
+    pub last_message_at: Option<DateTime<Utc>>,
+    /// Last message sent to the lead (set once conversations record messages).
+    pub last_contacted_at: Option<DateTime<Utc>>,
+    /// Follow-ups sent so far (counted once automation sends them).
+    pub follow_ups_sent: i32,
+    /// Put away by an operator; hidden from lists unless asked for.
+    pub archived: bool,
     /// Aggregate sequence of the last event applied.
     pub version: i64,
 }
@@ -91,6 +99,10 @@ pub fn apply(rows: &mut HashMap<Uuid, ContactRow>, event: &RecordedEvent) -> any
                 created_at: at,
                 updated_at: at,
                 last_activity_at: at,
+                last_message_at: None,
+                last_contacted_at: None,
+                follow_ups_sent: 0,
+                archived: false,
                 version: event.sequence,
             },
         );
@@ -156,9 +168,35 @@ pub fn apply(rows: &mut HashMap<Uuid, ContactRow>, event: &RecordedEvent) -> any
         LeadEvent::LeadOptedOut { .. } => {
             row.status = domain::LeadStatus::OptedOut.as_str().to_string();
         }
+        LeadEvent::LeadArchived => row.archived = true,
+        LeadEvent::LeadRestored => row.archived = false,
     }
     row.updated_at = at;
     row.last_activity_at = at;
     row.version = event.sequence;
     Ok(())
+}
+
+/// How many more (or fewer) live leads carry each (tenant, tag) after a batch: archived leads
+/// are not counted.
+pub fn tag_count_deltas(
+    before: &HashMap<Uuid, ContactRow>,
+    after: &HashMap<Uuid, ContactRow>,
+) -> BTreeMap<(Uuid, String), i64> {
+    let mut deltas = BTreeMap::new();
+    let mut add = |row: &ContactRow, delta: i64| {
+        if !row.archived {
+            for tag in &row.tags {
+                *deltas.entry((row.tenant_id, tag.clone())).or_insert(0) += delta;
+            }
+        }
+    };
+    for row in before.values() {
+        add(row, -1);
+    }
+    for row in after.values() {
+        add(row, 1);
+    }
+    deltas.retain(|_, delta| *delta != 0);
+    deltas
 }

@@ -107,13 +107,15 @@ impl Projection for ContactsProjection {
         .fetch_all(&mut *tx)
         .await
         .context("Failed to read contacts")?;
-        let mut rows: HashMap<Uuid, ContactRow> = existing
+        let before: HashMap<Uuid, ContactRow> = existing
             .into_iter()
             .map(|row| (row.0.lead_id, row.0))
             .collect();
+        let mut rows = before.clone();
         for event in leads {
             fold::apply(&mut rows, event)?;
         }
+        write_tag_counts(tx, schema, &fold::tag_count_deltas(&before, &rows)).await?;
         let rows: Vec<&ContactRow> = rows.values().collect();
         sqlx::query(&format!(
             "INSERT INTO {schema}.contacts ({COLUMNS}) \
@@ -124,7 +126,11 @@ impl Projection for ContactsProjection {
                workflow_id = EXCLUDED.workflow_id, source = EXCLUDED.source, \
                additional_sources = EXCLUDED.additional_sources, tags = EXCLUDED.tags, \
                custom_fields = EXCLUDED.custom_fields, updated_at = EXCLUDED.updated_at, \
-               last_activity_at = EXCLUDED.last_activity_at, version = EXCLUDED.version"
+               last_activity_at = EXCLUDED.last_activity_at, \
+               last_message_at = EXCLUDED.last_message_at, \
+               last_contacted_at = EXCLUDED.last_contacted_at, \
+               follow_ups_sent = EXCLUDED.follow_ups_sent, archived = EXCLUDED.archived, \
+               version = EXCLUDED.version"
         ))
         .bind(sqlx::types::Json(&rows))
         .execute(&mut *tx)
@@ -132,4 +138,35 @@ impl Projection for ContactsProjection {
         .context("Failed to write contacts")?;
         Ok(())
     }
+}
+
+/// Adds the batch's changes to the per-tag lead counts, in one statement.
+async fn write_tag_counts(
+    tx: &mut PgConnection,
+    schema: &str,
+    deltas: &std::collections::BTreeMap<(Uuid, String), i64>,
+) -> anyhow::Result<()> {
+    if deltas.is_empty() {
+        return Ok(());
+    }
+    let mut tenants = Vec::with_capacity(deltas.len());
+    let mut tags = Vec::with_capacity(deltas.len());
+    let mut changes = Vec::with_capacity(deltas.len());
+    for ((tenant, tag), delta) in deltas {
+        tenants.push(*tenant);
+        tags.push(tag.as_str());
+        changes.push(*delta);
+    }
+    sqlx::query(&format!(
+        "INSERT INTO {schema}.tag_counts (tenant_id, tag, leads) \
+         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::bigint[]) \
+         ON CONFLICT (tenant_id, tag) DO UPDATE SET leads = tag_counts.leads + EXCLUDED.leads"
+    ))
+    .bind(&tenants)
+    .bind(&tags)
+    .bind(&changes)
+    .execute(&mut *tx)
+    .await
+    .context("Failed to count tags")?;
+    Ok(())
 }

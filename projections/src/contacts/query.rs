@@ -8,6 +8,13 @@ use uuid::Uuid;
 
 use super::fold::ContactRow;
 
+/// The expression the name sort orders by (and its index covers).
+pub const NAME_KEY: &str = "lower(first_name || ' ' || last_name)";
+
+/// The text `q` searches (and its trigram index covers).
+pub const SEARCH_TEXT: &str = "lower(first_name || ' ' || last_name || ' ' || coalesce(phone, '') \
+     || ' ' || coalesce(email, ''))";
+
 /// Which contacts to list. Every field narrows the result; empty means no constraint.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ContactFilter {

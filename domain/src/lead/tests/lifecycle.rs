@@ -196,3 +196,33 @@ fn opting_out_twice_is_refused() {
         })
         .then_expect_error(LeadError::AlreadyOptedOut);
 }
+
+#[test]
+fn archiving_records_it_once_and_restoring_undoes_it() {
+    lead()
+        .given(vec![captured()])
+        .when(LeadCommand::Archive)
+        .then_expect_events(vec![LeadEvent::LeadArchived]);
+    lead()
+        .given(vec![captured(), LeadEvent::LeadArchived])
+        .when(LeadCommand::Archive)
+        .then_expect_events(vec![]);
+    lead()
+        .given(vec![captured(), LeadEvent::LeadArchived])
+        .when(LeadCommand::Restore)
+        .then_expect_events(vec![LeadEvent::LeadRestored]);
+    lead()
+        .given(vec![captured()])
+        .when(LeadCommand::Restore)
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn an_archived_lead_knows_it() {
+    let mut state = Lead::default();
+    state.apply(captured());
+    state.apply(LeadEvent::LeadArchived);
+    assert!(state.is_archived());
+    state.apply(LeadEvent::LeadRestored);
+    assert!(!state.is_archived());
+}
