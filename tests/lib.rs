@@ -17,6 +17,8 @@
 //! - `support/leads.rs`: Lead commands for fixtures ([`new_lead`], [`phone`], [`tag`]).
 //! - `support/projections.rs`: [`rebuild`] a projection from zero, read a
 //!   [`checkpoint`].
+//! - `support/history.rs`: [`HistoryWriter`], a random history of real lead commands, and
+//!   [`assert_same_schemas`] / [`copy_schema`] for comparing whole read models.
 //! - `support/compare.rs`: [`table_difference`] and [`query_difference`], comparing
 //!   two tables or queries row for row.
 
@@ -26,5 +28,6 @@ pub use support::compare::{query_difference, table_difference, TableDifference};
 pub use support::context::tenant_ctx;
 pub use support::db::{event_count, TestDb};
 pub use support::feed::{read_feed, wait_for_feed_to_settle};
+pub use support::history::{assert_same_schemas, copy_schema, schema_tables, HistoryWriter};
 pub use support::leads::{new_lead, phone, tag};
 pub use support::projections::{checkpoint, rebuild};

@@ -38,7 +38,8 @@ pub struct Figures {
 }
 
 impl Figures {
-    fn from_latencies(mut latencies: Vec<Duration>, elapsed: Duration) -> Self {
+    /// The figures of `latencies` collected over `elapsed`.
+    pub fn from_latencies(mut latencies: Vec<Duration>, elapsed: Duration) -> Self {
         latencies.sort_unstable();
         let pick = |q: f64| {
             if latencies.is_empty() {
@@ -66,8 +67,13 @@ impl std::fmt::Display for Figures {
     }
 }
 
-/// Runs the benchmark on a fresh database and prints the figures.
-pub async fn run_commands(settings: Settings, options: CommandsBench) -> anyhow::Result<()> {
+/// Runs `work` on a fresh, empty scratch database on the configured (or located) server,
+/// then drops the database whatever `work` returned. Every benchmark starts this way.
+pub async fn on_scratch_database<T, F, Fut>(settings: &Settings, work: F) -> anyhow::Result<T>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
     let located = locate::locate(
         settings.database_url.as_deref(),
         Purpose::Server {
@@ -78,8 +84,18 @@ pub async fn run_commands(settings: Settings, options: CommandsBench) -> anyhow:
     let name = format!("bookerbot_bench_{}", uuid::Uuid::new_v4().simple());
     let url = located.database_url(&name);
     locate::ensure_database(&url).await?;
-    let result = measure(&url, settings, &options).await;
+    let result = work(url).await;
     locate::drop_database(located.admin_url(), &name).await?;
+    result
+}
+
+/// Runs the benchmark on a fresh database and prints the figures.
+pub async fn run_commands(settings: Settings, options: CommandsBench) -> anyhow::Result<()> {
+    let bench = options.clone();
+    let result = on_scratch_database(&settings.clone(), |url| async move {
+        measure(&url, settings, &bench).await
+    })
+    .await;
     let Measured { http, sql, visible } = result?;
     println!(
         "bench commands: {} clients, {} s each",
@@ -279,7 +295,9 @@ async fn sql_operation(
     Ok(latencies)
 }
 
-async fn run_clients<F, Fut>(
+/// Runs `operation` from `clients` concurrent workers for `duration`; each call returns the
+/// latencies of what it did.
+pub async fn run_clients<F, Fut>(
     clients: usize,
     duration: Duration,
     operation: F,

@@ -59,8 +59,13 @@ impl<T: Type + DeserializeOwned + Send> ParsePayload for JsonBody<T> {
 
 /// Parses `bytes` as `T`, naming the offending field on failure.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    if bytes.len() > MAX_JSON_BODY {
-        return Err(ApiError::payload_too_large(MAX_JSON_BODY));
+    parse_within(bytes, MAX_JSON_BODY)
+}
+
+/// [`parse`] for a body allowed up to `limit` bytes (bulk requests listing many ids).
+pub fn parse_within<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, ApiError> {
+    if bytes.len() > limit {
+        return Err(ApiError::payload_too_large(limit));
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(

@@ -92,6 +92,14 @@ struct Config {
     /// Whether this instance runs the projection runners (any number of instances may).
     #[arg(long, env = "BOOKERBOT_PROJECTIONS", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     projections: bool,
+    /// Largest CSV upload the import endpoint accepts, in bytes.
+    #[arg(
+        long,
+        env = "BOOKERBOT_IMPORT_MAX_BYTES",
+        default_value_t = infrastructure::lead_import::DEFAULT_MAX_BYTES,
+        global = true
+    )]
+    import_max_bytes: u64,
 }
 
 impl Config {
@@ -106,6 +114,7 @@ impl Config {
             read_wait: Duration::from_millis(self.read_wait_ms),
             command_attempts: 10,
             run_projections: self.projections,
+            import_max_bytes: self.import_max_bytes,
         }
     }
 }
@@ -118,11 +127,18 @@ enum Command {
     Migrate,
     /// Create a demo tenant with a workflow and leads, print its API key, then serve.
     Demo,
+    /// Work with leads.
+    Leads {
+        #[command(subcommand)]
+        command: LeadsCommand,
+    },
     /// Inspect projections.
     Projections {
         #[command(subcommand)]
         command: ProjectionsCommand,
     },
+    /// Create synthetic tenants, workflows and leads with histories (benchmarks, demos).
+    Seed(api::seed::SeedOptions),
     /// Measure throughput and latency.
     Bench {
         #[command(subcommand)]
@@ -131,15 +147,35 @@ enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+enum LeadsCommand {
+    /// Import leads from a CSV file, with a progress bar.
+    Import(api::import_cli::ImportArgs),
+}
+
+#[derive(Debug, Subcommand)]
 enum ProjectionsCommand {
     /// Each projection's position and lag.
     Status,
+    /// Rebuild a projection into fresh tables from position zero, then switch atomically.
+    Rebuild {
+        /// The projection (`contacts` or `workflows`).
+        name: String,
+        /// Events per loading batch.
+        #[arg(long, default_value_t = projections::rebuild::DEFAULT_BATCH_SIZE)]
+        batch_size: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
     /// Commands over HTTP versus the raw-SQL equivalent, at the same concurrency.
     Commands(api::bench::CommandsBench),
+    /// CSV import of generated leads, until the projections have caught up.
+    Import(api::bench_import::ImportBench),
+    /// A filtered, sorted page of leads over HTTP beside its raw SQL, small and large databases, deep pages.
+    List(api::bench_list::ListBench),
+    /// Rebuild of contacts versus merely reading the same events (COPY).
+    Rebuild(api::bench_rebuild::RebuildBench),
 }
 
 #[tokio::main]
@@ -170,6 +206,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo => api::demo::run(settings).await,
+        Command::Leads {
+            command: LeadsCommand::Import(args),
+        } => api::import_cli::run(settings, args).await,
+        Command::Bench {
+            command: BenchCommand::Import(options),
+        } => api::bench_import::run_import(settings, options)
+            .await
+            .context("The benchmark failed"),
         Command::Projections {
             command: ProjectionsCommand::Status,
         } => {
@@ -194,6 +238,41 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Projections {
+            command: ProjectionsCommand::Rebuild { name, batch_size },
+        } => {
+            let target = projections::rebuild::find(&name)?;
+            let db = api::server::open_database(&settings).await?;
+            let total = projections::rebuild::feed_size(&db.pool).await?;
+            let bar =
+                api::progress::Progress::new(&format!("rebuild {name}"), Some(total), "events");
+            let options = projections::rebuild::RebuildOptions { batch_size };
+            let report = projections::rebuild::rebuild(&db.pool, &target, options, &mut |p| {
+                bar.set(p.applied)
+            })
+            .await?;
+            bar.finish();
+            println!(
+                "rebuilt {} from {} events in {:.1} s ({:.0} events/s); switch took {:.0} ms",
+                report.target,
+                report.events,
+                report.total.as_secs_f64(),
+                report.events_per_second(),
+                report.switch.as_secs_f64() * 1e3
+            );
+            Ok(())
+        }
+        Command::Seed(options) => api::seed::run(settings, options).await,
+        Command::Bench {
+            command: BenchCommand::List(options),
+        } => api::bench_list::run_list(settings, options)
+            .await
+            .context("The list benchmark failed"),
+        Command::Bench {
+            command: BenchCommand::Rebuild(options),
+        } => api::bench_rebuild::run_rebuild(settings, options)
+            .await
+            .context("The benchmark failed"),
         Command::Bench {
             command: BenchCommand::Commands(options),
         } => api::bench::run_commands(settings, options)

@@ -115,7 +115,11 @@ pub async fn start(
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut runners = Vec::new();
     if settings.run_projections {
-        let wake = projections::runner::spawn_listener(pool.clone(), shutdown_rx.clone());
+        let wake = projections::runner::spawn_listener(
+            pool.clone(),
+            infrastructure::feed::EVENTS_CHANNEL,
+            shutdown_rx.clone(),
+        );
         for target in projections::all() {
             projections::runner::prepare(&pool, &target).await?;
             runners.push(tokio::spawn(projections::runner::run(
@@ -141,6 +145,7 @@ pub async fn start(
         .and_then(|a| a.as_socket_addr().copied())
         .context("The listener has no address")?;
     let state = AppState::new(pool, clock, settings);
+    runners.push(crate::job_runner::spawn(state.clone(), shutdown_rx.clone()));
     let mut stop = shutdown_rx.clone();
     let server = tokio::spawn(
         poem::Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(

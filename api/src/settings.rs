@@ -36,6 +36,8 @@ pub struct Settings {
     pub command_attempts: u32,
     /// Whether this instance runs the projection runners.
     pub run_projections: bool,
+    /// Largest CSV upload `POST /api/v1/leads/import` accepts, in bytes.
+    pub import_max_bytes: u64,
 }
 
 impl Settings {
@@ -51,6 +53,7 @@ impl Settings {
             read_wait: Duration::from_secs(5),
             command_attempts: 10,
             run_projections: true,
+            import_max_bytes: infrastructure::lead_import::DEFAULT_MAX_BYTES,
         }
     }
 }

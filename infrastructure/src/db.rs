@@ -10,7 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 
 /// The migrations, in order. Never edit one that has been released: add a new one.
-const MIGRATIONS: [(i64, &str, &str); 3] = [
+const MIGRATIONS: [(i64, &str, &str); 5] = [
     (
         1,
         "event store",
@@ -25,6 +25,16 @@ const MIGRATIONS: [(i64, &str, &str); 3] = [
         3,
         "search",
         include_str!("../../migrations/0003_search.sql"),
+    ),
+    (
+        4,
+        "lead imports",
+        include_str!("../../migrations/0004_lead_imports.sql"),
+    ),
+    (
+        5,
+        "jobs and tags",
+        include_str!("../../migrations/0005_jobs_and_tags.sql"),
     ),
 ];
 

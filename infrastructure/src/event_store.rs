@@ -60,6 +60,48 @@ pub async fn load<A: Aggregate>(
     Ok(LoadedAggregate { aggregate, version })
 }
 
+/// Loads many aggregates of type `A` in one query (bulk actions, imports), keyed by id. Ids with
+/// no events, or whose events belong to another tenant, are left out: to `tenant` they do not
+/// exist.
+pub async fn load_many<A: Aggregate>(
+    conn: &mut PgConnection,
+    tenant: Uuid,
+    ids: &[String],
+) -> Result<std::collections::HashMap<String, LoadedAggregate<A>>, StoreError> {
+    let mut loaded = std::collections::HashMap::with_capacity(ids.len());
+    if ids.is_empty() {
+        return Ok(loaded);
+    }
+    let rows: Vec<(String, Uuid, String)> = sqlx::query_as(
+        "SELECT aggregate_id, tenant_id, payload::text FROM events \
+         WHERE aggregate_type = $1 AND aggregate_id = ANY($2) ORDER BY aggregate_id, sequence",
+    )
+    .bind(A::TYPE)
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await
+    .with_context(|| format!("Failed to load {} {}s", ids.len(), A::TYPE))?;
+    let mut foreign = Vec::new();
+    for (id, owner, payload) in rows {
+        if owner != tenant {
+            foreign.push(id);
+            continue;
+        }
+        let event: A::Event = serde_json::from_str(&payload)
+            .with_context(|| format!("Failed to read an event of {} {id}", A::TYPE))?;
+        let entry = loaded.entry(id).or_insert_with(|| LoadedAggregate {
+            aggregate: A::default(),
+            version: 0,
+        });
+        entry.aggregate.apply(event);
+        entry.version += 1;
+    }
+    for id in foreign {
+        loaded.remove(&id);
+    }
+    Ok(loaded)
+}
+
 /// Appends `events` after `version` and returns the global position of the last one. A
 /// concurrent append at the same sequence surfaces as [`StoreError::Conflict`].
 pub async fn append<A: Aggregate>(
@@ -69,10 +111,18 @@ pub async fn append<A: Aggregate>(
     events: &[A::Event],
     metadata: &EventMetadata,
 ) -> Result<i64, StoreError> {
-    append_many::<A>(conn, &[NewEvents { id, version, events }], metadata)
-        .await?
-        .context("The append returned no position")
-        .map_err(StoreError::Database)
+    append_many::<A>(
+        conn,
+        &[NewEvents {
+            id,
+            version,
+            events,
+        }],
+        metadata,
+    )
+    .await?
+    .context("The append returned no position")
+    .map_err(StoreError::Database)
 }
 
 /// One aggregate's new events, for [`append_many`].

@@ -186,7 +186,7 @@ pub type TransactionWork<'c, T, E> =
 /// Whether PostgreSQL aborted the transaction because it collided with another one (a deadlock,
 /// or a serialization failure): like an optimistic conflict, running it again on fresh state
 /// succeeds or gets the real answer. Two leads swapping phones is one way to get there.
-fn is_lock_conflict(error: &anyhow::Error) -> bool {
+pub fn is_lock_conflict(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         matches!(
             cause.downcast_ref::<sqlx::Error>(),
@@ -197,7 +197,7 @@ fn is_lock_conflict(error: &anyhow::Error) -> bool {
 }
 
 /// A short, growing, jittered pause so racing writers do not collide again in lockstep.
-fn conflict_backoff(attempt: u32) -> Duration {
+pub fn conflict_backoff(attempt: u32) -> Duration {
     let base = 2u64.saturating_pow(attempt.min(6));
     Duration::from_millis(base + rand::random_range(0..=base))
 }

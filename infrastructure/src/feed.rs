@@ -63,8 +63,9 @@ pub struct RecordedEvent {
     pub event_type: String,
     /// The event's schema version.
     pub event_version: String,
-    /// The serialized event.
-    pub payload: serde_json::Value,
+    /// The serialized event, as stored (JSON text): decoded straight into the event type by
+    /// [`RecordedEvent::decode`], never through an intermediate `Value`.
+    pub payload: String,
     /// Tenant, actor, time, request id.
     pub metadata: EventMetadata,
     /// When the database recorded it.
@@ -80,7 +81,7 @@ impl RecordedEvent {
 
     /// The payload as the aggregate's event type.
     pub fn decode<E: serde::de::DeserializeOwned>(&self) -> anyhow::Result<E> {
-        E::deserialize(&self.payload)
+        serde_json::from_str(&self.payload)
             .with_context(|| format!("Failed to decode {} at {}", self.event_type, self.position))
     }
 }
@@ -93,8 +94,8 @@ type EventRow = (
     i64,
     String,
     String,
-    serde_json::Value,
-    serde_json::Value,
+    String,
+    String,
     DateTime<Utc>,
 );
 
@@ -109,7 +110,7 @@ pub async fn read_after(
     // the xid8 itself, which is also what the `events_feed_order` index serves.
     let rows: Vec<EventRow> = sqlx::query_as(
         "SELECT transaction_id::text, global_position, aggregate_type, aggregate_id, sequence, \
-                event_type, event_version, payload::jsonb, metadata::jsonb, recorded_at \
+                event_type, event_version, payload::text, metadata::text, recorded_at \
          FROM events \
          WHERE (transaction_id, global_position) > ($1::text::xid8, $2) \
            AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
@@ -139,7 +140,7 @@ fn decode_row(row: EventRow) -> anyhow::Result<RecordedEvent> {
         recorded_at,
     ) = row;
     let position = FeedPosition::parse(&tx, global_position)?;
-    let metadata = EventMetadata::deserialize_from(&metadata)
+    let metadata: EventMetadata = serde_json::from_str(&metadata)
         .with_context(|| format!("Bad metadata at position {global_position}"))?;
     Ok(RecordedEvent {
         position,

@@ -4,10 +4,9 @@
 
 use application::CommandContext;
 use domain::values::{LeadId, LeadSource, WorkflowId};
-use domain::{Lead, LeadCommand, LeadDetailsPatch, LeadError, NewLead, Workflow, WorkflowStatus};
+use domain::{Lead, LeadCommand, LeadDetailsPatch, LeadError, NewLead};
 use sqlx::PgConnection;
 
-use crate::event_store;
 use crate::executor::{execute_in, CommandError, CommandExecutor, Committed, Existence};
 use crate::lead_phones;
 
@@ -152,25 +151,12 @@ async fn check_workflow(
     ctx: &CommandContext,
     workflow: WorkflowId,
 ) -> Result<(), CommandError<LeadError>> {
-    let invalid = |reason: &str| CommandError::InvalidReference {
-        field: "workflow_id",
-        reason: reason.to_string(),
-    };
-    let loaded =
-        match event_store::load::<Workflow>(conn, ctx.tenant_id.as_uuid(), &workflow.to_string())
-            .await
-        {
-            Ok(loaded) => loaded,
-            Err(event_store::StoreError::OtherTenant) => return Err(invalid("no such workflow")),
-            Err(error) => return Err(error.into()),
-        };
-    if loaded.version == 0 {
-        return Err(invalid("no such workflow"));
-    }
-    if loaded.aggregate.status() == WorkflowStatus::Archived {
-        return Err(invalid("the workflow is archived"));
-    }
-    Ok(())
+    crate::bulk::usable_workflow(conn, ctx.tenant_id.as_uuid(), workflow)
+        .await?
+        .map_err(|refusal| CommandError::InvalidReference {
+            field: "workflow_id",
+            reason: refusal.to_string(),
+        })
 }
 
 async fn update_details_in(

@@ -8,18 +8,26 @@
 //! - [`event_store`]: load an aggregate's events and append new ones, inside a caller's transaction.
 //! - [`executor`]: run a command — load, decide, append — in one transaction, with bounded retries.
 //! - [`feed`]: read every committed event exactly once, in a total order, for projections.
+//! - [`lead_import`]: CSV import of leads in batches, resumable and safe to send again.
 //! - [`lead_phones`]: the one-lead-per-phone reservation written with the lead's events.
 //! - [`leads`]: lead use cases that span the aggregate and the phone reservation.
 //! - [`tenants`]: tenant configuration and API keys.
+//! - [`jobs`]: background jobs (bulk actions): claim, lease, progress, failures.
+//! - [`bulk`]: one bulk action applied to a chunk of leads.
+//! - [`tags`]: a tenant's tag definitions (colours).
 //! - [`ttl_cache`]: short-lived in-process caches of keys and tenant settings.
 
+pub mod bulk;
 pub mod db;
 pub mod event_store;
 pub mod executor;
 pub mod feed;
+pub mod jobs;
+pub mod lead_import;
 pub mod lead_phones;
 pub mod leads;
 pub mod locate;
 pub mod metadata;
+pub mod tags;
 pub mod tenants;
 pub mod ttl_cache;

@@ -6,6 +6,7 @@
 //!
 //! # Layout
 //! - [`projection`]: the [`Projection`] trait and [`Target`] (a projection and the schema it writes).
+//! - [`rebuild`]: rebuilding a projection into fresh tables, then switching atomically.
 //! - [`runner`]: catch-up batches, checkpoints, LISTEN/NOTIFY wake-up, one active runner per target.
 //! - [`status`]: position and lag of each target; waiting for a position (read your writes).
 //! - [`contacts`]: a row per lead, with the list query.
@@ -13,6 +14,7 @@
 
 pub mod contacts;
 pub mod projection;
+pub mod rebuild;
 pub mod runner;
 pub mod status;
 pub mod workflows;

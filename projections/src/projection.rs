@@ -23,11 +23,12 @@ pub trait Projection: Send + Sync + 'static {
     /// Creates the projection's tables in `schema` if they do not exist.
     async fn create_tables(&self, conn: &mut PgConnection, schema: &str) -> anyhow::Result<()>;
 
-    /// Creates the secondary indexes queries need, if they do not exist. Kept apart from the
-    /// tables so a rebuild can load its fresh tables first and index them once, at the end.
-    async fn create_indexes(&self, conn: &mut PgConnection, schema: &str) -> anyhow::Result<()> {
-        let _ = (conn, schema);
-        Ok(())
+    /// The statements creating the secondary indexes queries need in `schema` (each
+    /// `CREATE INDEX IF NOT EXISTS`). Kept apart from the tables so a rebuild can load its
+    /// fresh tables first and build the indexes once, at the end, several at a time.
+    fn indexes(&self, schema: &str) -> Vec<String> {
+        let _ = schema;
+        Vec::new()
     }
 
     /// Applies `events` (in feed order) to the tables in `schema`, inside the caller's

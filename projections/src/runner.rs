@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use infrastructure::feed::{self, FeedPosition, EVENTS_CHANNEL};
+use infrastructure::feed::{self, FeedPosition};
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use tokio::sync::watch;
@@ -48,11 +48,12 @@ pub async fn prepare(pool: &PgPool, target: &Target) -> anyhow::Result<()> {
         .create_tables(&mut tx, &target.schema)
         .await
         .with_context(|| format!("Failed to create the tables of {}", target.schema))?;
-    target
-        .projection
-        .create_indexes(&mut tx, &target.schema)
-        .await
-        .with_context(|| format!("Failed to create the indexes of {}", target.schema))?;
+    for index in target.projection.indexes(&target.schema) {
+        sqlx::query(&index)
+            .execute(&mut *tx)
+            .await
+            .with_context(|| format!("Failed to create an index of {}", target.schema))?;
+    }
     sqlx::query(
         "INSERT INTO projection_checkpoints (target, projection) VALUES ($1, $2) \
          ON CONFLICT (target) DO NOTHING",
@@ -134,15 +135,20 @@ pub async fn catch_up(pool: &PgPool, target: &Target, batch_size: i64) -> anyhow
     }
 }
 
-/// Wakes runners: bumps a counter on every `NOTIFY` of the events channel. Reconnects on
-/// failure; while disconnected, runners still poll.
-pub fn spawn_listener(pool: PgPool, mut shutdown: watch::Receiver<bool>) -> watch::Receiver<u64> {
+/// Wakes workers: bumps a counter on every `NOTIFY` of `channel` (the events channel for
+/// projection runners, the jobs channel for the job worker). Reconnects on failure; while
+/// disconnected, workers still poll.
+pub fn spawn_listener(
+    pool: PgPool,
+    channel: &'static str,
+    mut shutdown: watch::Receiver<bool>,
+) -> watch::Receiver<u64> {
     let (tx, rx) = watch::channel(0u64);
     tokio::spawn(async move {
         loop {
             let listener = async {
                 let mut listener = PgListener::connect_with(&pool).await?;
-                listener.listen(EVENTS_CHANNEL).await?;
+                listener.listen(channel).await?;
                 loop {
                     listener.recv().await?;
                     tx.send_modify(|n| *n = n.wrapping_add(1));

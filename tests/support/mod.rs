@@ -4,5 +4,6 @@ pub mod compare;
 pub mod context;
 pub mod db;
 pub mod feed;
+pub mod history;
 pub mod leads;
 pub mod projections;

@@ -21,7 +21,7 @@ use bookerbot_tests::{
 use domain::lead::{Lead, LeadCommand, LeadStatus};
 use domain::values::{LeadId, TenantId, WorkflowId};
 use infrastructure::executor::{CommandExecutor, Existence};
-use infrastructure::feed::{FeedPosition, RecordedEvent};
+use infrastructure::feed::{FeedPosition, RecordedEvent, EVENTS_CHANNEL};
 use projections::contacts::ContactsProjection;
 use projections::runner::{self, catch_up, prepare, run_batch, BatchOutcome};
 use projections::status::{wait_for, WaitOutcome};
@@ -30,7 +30,7 @@ use projections::{Projection, Target};
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::watch;
 
-const LIVE_CONTACTS: &str = "rm_contacts_v1";
+const LIVE_CONTACTS: &str = "rm_contacts_v2";
 const LIVE_WORKFLOWS: &str = "rm_workflows_v1";
 
 // ---------------------------------------------------------------------------------------------
@@ -517,7 +517,7 @@ async fn two_runners_of_one_target_never_apply_a_batch_at_the_same_time() {
     let workflows = Target::live(Arc::new(WorkflowsProjection));
     prepare(pool, &workflows).await.unwrap();
     let (stop, shutdown) = watch::channel(false);
-    let wake = runner::spawn_listener(pool.clone(), shutdown.clone());
+    let wake = runner::spawn_listener(pool.clone(), EVENTS_CHANNEL, shutdown.clone());
     let runners: Vec<_> = [&target, &target, &workflows]
         .into_iter()
         .map(|t| {

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{Enum, Object};
 use projections::contacts::fold::ContactRow;
+use projections::contacts::query::{Sort, SortKey};
 use serde::Deserialize;
 
 /// A lead's lifecycle status.
@@ -215,6 +216,14 @@ pub struct LeadDto {
     pub updated_at: DateTime<Utc>,
     /// Last thing that happened with the lead.
     pub last_activity_at: DateTime<Utc>,
+    /// Last message in either direction.
+    pub last_message_at: Option<DateTime<Utc>>,
+    /// Last message sent to the lead.
+    pub last_contacted_at: Option<DateTime<Utc>>,
+    /// Follow-ups sent so far.
+    pub follow_ups_sent: i32,
+    /// Archived leads are hidden from lists unless asked for.
+    pub archived: bool,
 }
 
 impl From<ContactRow> for LeadDto {
@@ -234,6 +243,10 @@ impl From<ContactRow> for LeadDto {
             created_at: row.created_at,
             updated_at: row.updated_at,
             last_activity_at: row.last_activity_at,
+            last_message_at: row.last_message_at,
+            last_contacted_at: row.last_contacted_at,
+            follow_ups_sent: row.follow_ups_sent,
+            archived: row.archived,
         }
     }
 }
@@ -257,4 +270,60 @@ pub struct HistoryEntry {
     pub occurred_at: DateTime<Utc>,
     /// Its global position.
     pub position: i64,
+}
+
+/// What a lead list is ordered by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Enum)]
+#[oai(rename = "LeadSort", rename_all = "snake_case")]
+pub enum SortDto {
+    /// Capture time.
+    #[default]
+    Created,
+    /// The last thing that happened with the lead.
+    LastActivity,
+    /// First and last name, case-insensitive.
+    Name,
+    /// Status name, then capture time.
+    Status,
+}
+
+/// A direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "SortOrder", rename_all = "snake_case")]
+pub enum OrderDto {
+    /// Smallest first.
+    Asc,
+    /// Largest first.
+    Desc,
+}
+
+/// The order asked for; without a direction, newest or latest first for times, A to Z for names
+/// and statuses.
+pub fn sort_of(key: SortDto, order: Option<OrderDto>) -> Sort {
+    let key = match key {
+        SortDto::Created => SortKey::Created,
+        SortDto::LastActivity => SortKey::LastActivity,
+        SortDto::Name => SortKey::Name,
+        SortDto::Status => SortKey::Status,
+    };
+    let descending = match order {
+        Some(order) => order == OrderDto::Desc,
+        None => matches!(key, SortKey::Created | SortKey::LastActivity),
+    };
+    Sort { key, descending }
+}
+
+/// A page of leads.
+#[derive(Debug, Clone, Object)]
+pub struct LeadPage {
+    /// The leads of this page, in the requested order.
+    pub items: Vec<LeadDto>,
+    /// How many leads match the filters in all.
+    pub total: i64,
+    /// This page's number, when paging by number.
+    pub page: Option<u32>,
+    /// The page size.
+    pub page_size: u32,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
 }

@@ -1,7 +1,12 @@
 //! Request and response bodies. They hold primitives (validators are for the docs); handlers
 //! parse them into domain values, naming the field that was wrong.
 
+pub mod bulk;
 pub mod hours;
+pub mod import;
+pub mod job;
 pub mod lead;
+pub mod lead_filter;
+pub mod tag;
 pub mod tenant;
 pub mod workflow;

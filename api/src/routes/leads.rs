@@ -11,17 +11,18 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, OpenApi};
-use projections::contacts::query::{self, ContactFilter};
+use projections::contacts::query::{self, Cursor, PageRequest};
 
 use crate::auth::{BearerAuth, Caller};
 use crate::body::JsonBody;
 use crate::dto::lead::{
-    AddTagRequest, CaptureLeadRequest, CaptureResult, HistoryEntry, LeadDto, OptOutRequest,
-    SetStatusRequest, UpdateLeadRequest,
+    sort_of, AddTagRequest, CaptureLeadRequest, CaptureResult, HistoryEntry, LeadDto, LeadPage,
+    OptOutRequest, OrderDto, SetStatusRequest, SortDto, UpdateLeadRequest,
 };
+use crate::dto::lead_filter::LeadFilter;
 use crate::error::{invalid, ApiError};
 use crate::middleware::RequestId;
-use crate::responses::{paging, CommandResult, Page};
+use crate::responses::{paging, CommandResult};
 use crate::routes::ApiTags;
 use crate::state::AppState;
 
@@ -80,56 +81,111 @@ impl LeadsApi {
 
     /// List leads
     ///
-    /// Newest first. Filters combine with AND; `status` may repeat (or be comma-separated) and
-    /// matches any of the given statuses; `q` matches a substring of the name, phone or email.
+    /// Filters combine with AND (see each parameter; `cf.<key>=value` filters on a custom field,
+    /// e.g. `cf.plan=gold`). Sorted by `sort` and `order` with the lead id as tie-breaker, so
+    /// the order is total and stable. Page by `page` (with `total`), or — for deep pages — pass
+    /// the `next_cursor` of a page as `cursor` to get the next one at the same cost as the first.
+    /// Archived leads are hidden unless `archived` says otherwise.
     #[oai(path = "/leads", method = "get", operation_id = "list_leads")]
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
         auth: BearerAuth,
         state: Data<&AppState>,
+        request: &poem::Request,
         /// Only leads in any of these statuses (`pending`, `contacted`, `in_conversation`,
-        /// `qualified`, `booked`, `opted_out`, `unresponsive`, `handed_off`).
+        /// `qualified`, `booked`, `opted_out`, `unresponsive`, `handed_off`); repeat or
+        /// comma-separate.
         #[oai(explode = true)]
         status: Query<Option<Vec<String>>>,
         /// Only leads in this workflow.
         workflow_id: Query<Option<String>>,
-        /// Only leads with this tag.
-        tag: Query<Option<String>>,
+        /// Only leads with these tags (see `tag_match`); repeat or comma-separate.
+        #[oai(explode = true)]
+        tag: Query<Option<Vec<String>>>,
+        /// `any` (default): leads with at least one of the tags; `all`: with every one.
+        tag_match: Query<Option<String>>,
         /// Only leads from this source (first or additional).
         source: Query<Option<String>>,
-        /// Substring of name, phone or email.
+        /// Substring of name, phone or email, case-insensitive; a phone typed nationally
+        /// (`07700 900123`) matches too.
         q: Query<Option<String>>,
-        /// Page number, from 1.
+        /// Captured at or after (RFC 3339, or a date meaning its midnight UTC).
+        created_from: Query<Option<String>>,
+        /// Captured before.
+        created_to: Query<Option<String>>,
+        /// Last message (either direction) at or after.
+        last_message_from: Query<Option<String>>,
+        /// Last message before.
+        last_message_to: Query<Option<String>>,
+        /// Last contacted at least this many days ago (never-contacted leads do not match).
+        days_since_contact_min: Query<Option<u32>>,
+        /// Last contacted at most this many days ago.
+        days_since_contact_max: Query<Option<u32>>,
+        /// At least this many follow-ups sent.
+        follow_ups_sent_min: Query<Option<u32>>,
+        /// At most this many follow-ups sent.
+        follow_ups_sent_max: Query<Option<u32>>,
+        /// Only opted-out leads (`true`) or only the others (`false`).
+        opted_out: Query<Option<bool>>,
+        /// `false` (default): hide archived leads; `true`: only archived ones; `any`: both.
+        archived: Query<Option<String>>,
+        /// Order by `created` (default), `last_activity`, `name` or `status`.
+        sort: Query<Option<SortDto>>,
+        /// `asc` or `desc` (default: `desc`, except `asc` for `name` and `status`).
+        order: Query<Option<OrderDto>>,
+        /// Page number, from 1 (not with `cursor`).
         page: Query<Option<u32>>,
         /// Items per page (default 50, at most 500).
         page_size: Query<Option<u32>>,
+        /// The `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
         /// Wait until the read model includes the event at this position.
         min_position: Query<Option<i64>>,
-    ) -> Result<Json<Page<LeadDto>>, ApiError> {
+    ) -> Result<Json<LeadPage>, ApiError> {
         let tenant = auth.0.tenant()?;
-        let (page, page_size) = paging(page.0, page_size.0)?;
-        let filter = ContactFilter {
-            statuses: parse_statuses(status.0.unwrap_or_default())?,
-            workflow_id: workflow_id
-                .0
-                .map(|w| w.parse::<WorkflowId>().map_err(invalid("workflow_id")))
-                .transpose()?
-                .map(|w| w.as_uuid()),
-            tag: tag
-                .0
-                .map(|t| Tag::parse(&t).map_err(invalid("tag")))
-                .transpose()?
-                .map(|t| t.as_str().to_string()),
-            source: source
-                .0
-                .map(|s| {
-                    s.parse::<domain::values::LeadSource>()
-                        .map_err(invalid("source"))
-                })
-                .transpose()?
-                .map(|s| s.as_str().to_string()),
-            q: q.0.map(|q| q.trim().to_string()).filter(|q| !q.is_empty()),
+        let (number, page_size) = paging(page.0, page_size.0)?;
+        let filter = LeadFilter {
+            status: status.0,
+            workflow_id: workflow_id.0,
+            tag: tag.0,
+            tag_match: tag_match.0,
+            source: source.0,
+            q: q.0,
+            created_from: created_from.0,
+            created_to: created_to.0,
+            last_message_from: last_message_from.0,
+            last_message_to: last_message_to.0,
+            days_since_contact_min: days_since_contact_min.0,
+            days_since_contact_max: days_since_contact_max.0,
+            follow_ups_sent_min: follow_ups_sent_min.0,
+            follow_ups_sent_max: follow_ups_sent_max.0,
+            custom_fields: LeadFilter::from_query(request.uri().query())?.custom_fields,
+            opted_out: opted_out.0,
+            archived: archived.0,
+        }
+        .to_contact_filter(state.clock.now())?;
+        let sort = sort_of(sort.0.unwrap_or_default(), order.0);
+        let page_request = match cursor.0 {
+            Some(_) if page.0.is_some() => {
+                return Err(ApiError::invalid_field(
+                    "cursor",
+                    "give either page or cursor, not both",
+                ));
+            }
+            Some(token) => {
+                let cursor = Cursor::decode(&token).ok_or_else(|| {
+                    ApiError::invalid_field("cursor", "is not a cursor of this list")
+                })?;
+                if cursor.sort != sort {
+                    return Err(ApiError::invalid_field(
+                        "cursor",
+                        "was made for another sort or order",
+                    ));
+                }
+                PageRequest::After(cursor)
+            }
+            None => PageRequest::Number(number),
         };
         let schema = projections::contacts::live();
         state
@@ -140,15 +196,20 @@ impl LeadsApi {
             &schema,
             tenant.as_uuid(),
             &filter,
-            page,
+            sort,
+            &page_request,
             page_size,
         )
         .await?;
-        Ok(Json(Page {
+        Ok(Json(LeadPage {
             items: result.items.into_iter().map(LeadDto::from).collect(),
             total: result.total,
-            page,
+            page: match page_request {
+                PageRequest::Number(number) => Some(number),
+                PageRequest::After(_) => None,
+            },
             page_size,
+            next_cursor: result.next.map(|c| c.encode()),
         }))
     }
 
@@ -315,6 +376,43 @@ impl LeadsApi {
         .await
     }
 
+    /// Archive a lead
+    ///
+    /// Hides the lead from lists (unless `archived` asks for it) and from tag counts; its
+    /// history is kept. Archiving an archived lead changes nothing.
+    #[oai(
+        path = "/leads/:id/archive",
+        method = "post",
+        operation_id = "archive_lead"
+    )]
+    async fn archive(
+        &self,
+        auth: BearerAuth,
+        state: Data<&AppState>,
+        request_id: Data<&RequestId>,
+        /// The lead's id.
+        id: Path<String>,
+    ) -> Result<Json<CommandResult>, ApiError> {
+        execute(&auth.0, &state, &request_id, &id.0, LeadCommand::Archive).await
+    }
+
+    /// Restore an archived lead
+    #[oai(
+        path = "/leads/:id/restore",
+        method = "post",
+        operation_id = "restore_lead"
+    )]
+    async fn restore(
+        &self,
+        auth: BearerAuth,
+        state: Data<&AppState>,
+        request_id: Data<&RequestId>,
+        /// The lead's id.
+        id: Path<String>,
+    ) -> Result<Json<CommandResult>, ApiError> {
+        execute(&auth.0, &state, &request_id, &id.0, LeadCommand::Restore).await
+    }
+
     /// A lead's history
     ///
     /// Every event of the lead in order, with who caused it and when.
@@ -411,19 +509,6 @@ async fn execute(
 /// An id in a path: one that does not parse names no lead, so it is a 404 like any other.
 fn lead_id(raw: &str) -> Result<LeadId, ApiError> {
     raw.parse().map_err(|_| ApiError::not_found("lead"))
-}
-
-fn parse_statuses(raw: Vec<String>) -> Result<Vec<String>, ApiError> {
-    raw.iter()
-        .flat_map(|value| value.split(','))
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<domain::LeadStatus>()
-                .map(|status| status.as_str().to_string())
-                .map_err(invalid("status"))
-        })
-        .collect()
 }
 
 fn optional_text(value: Option<String>) -> String {

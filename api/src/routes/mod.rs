@@ -2,8 +2,13 @@
 //! query scoped to the caller's tenant, and maps failures through [`crate::error`].
 
 pub mod admin;
+pub mod bulk;
+pub mod export;
 pub mod health;
+pub mod imports;
+pub mod jobs;
 pub mod leads;
+pub mod tags;
 pub mod tenants;
 pub mod workflows;
 
@@ -29,6 +34,11 @@ pub fn apis() -> (
     tenants::TenantsApi,
     workflows::WorkflowsApi,
     leads::LeadsApi,
+    imports::ImportsApi,
+    export::ExportApi,
+    bulk::BulkApi,
+    jobs::JobsApi,
+    tags::TagsApi,
     admin::AdminApi,
     health::HealthApi,
 ) {
@@ -36,6 +46,11 @@ pub fn apis() -> (
         tenants::TenantsApi,
         workflows::WorkflowsApi,
         leads::LeadsApi,
+        imports::ImportsApi,
+        export::ExportApi,
+        bulk::BulkApi,
+        jobs::JobsApi,
+        tags::TagsApi,
         admin::AdminApi,
         health::HealthApi,
     )

@@ -10,13 +10,16 @@ use serde::{Deserialize, Serialize};
 use super::{CountryCode, ValueError};
 
 /// A valid phone number, stored in E.164 form (`+447400123456`).
+///
+/// Numbers are validated against libphonenumber's metadata when they enter the system
+/// ([`PhoneNumber::parse`]). Reading one back from storage (serde) checks only the E.164 shape:
+/// the full check costs tens of microseconds, and replaying millions of stored events (aggregate
+/// loads, projection rebuilds) would spend most of its time re-proving what was proven on write.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct PhoneNumber {
     /// Always E.164: '+' and digits.
     e164: String,
-    /// The region the number belongs to, derived from `e164`.
-    region: Option<CountryCode>,
 }
 
 impl PhoneNumber {
@@ -39,7 +42,6 @@ impl PhoneNumber {
         }
         Ok(Self {
             e164: parsed.format().mode(Mode::E164).to_string(),
-            region: parsed.country().id().map(CountryCode::from_id),
         })
     }
 
@@ -65,8 +67,11 @@ impl PhoneNumber {
 
     /// The country the number belongs to, if the metadata can tell (used to guess a time zone).
     #[must_use]
-    pub const fn region(&self) -> Option<CountryCode> {
-        self.region
+    pub fn region(&self) -> Option<CountryCode> {
+        phonenumber::parse(None, &self.e164)
+            .ok()
+            .and_then(|parsed| parsed.country().id())
+            .map(CountryCode::from_id)
     }
 }
 
@@ -98,11 +103,25 @@ impl fmt::Display for PhoneNumber {
     }
 }
 
+/// The E.164 shape: `+`, a non-zero digit, then 6 to 14 more digits.
+fn is_e164_shaped(text: &str) -> bool {
+    text.strip_prefix('+').is_some_and(|digits| {
+        (7..=15).contains(&digits.len())
+            && !digits.starts_with('0')
+            && digits.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
 impl TryFrom<String> for PhoneNumber {
     type Error = ValueError;
 
+    /// A stored number: only its E.164 shape is checked (see the type's docs).
     fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse_e164(&value)
+        if is_e164_shaped(&value) {
+            Ok(Self { e164: value })
+        } else {
+            Err(ValueError::NotE164)
+        }
     }
 }
 
@@ -254,5 +273,24 @@ mod tests {
                 prop_assert!(number.as_str().starts_with('+'));
             }
         }
+    }
+
+    #[test]
+    fn a_stored_number_is_read_back_by_its_e164_shape_alone() {
+        let read = |text: &str| serde_json::from_str::<PhoneNumber>(&format!("\"{text}\""));
+        assert_eq!(read("+447400123456").unwrap().as_str(), "+447400123456");
+        for bad in [
+            "447400123456",
+            "+0447400123",
+            "+44",
+            "+44740012345678901",
+            "+44 7400",
+        ] {
+            assert!(read(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            read("+12025550143").unwrap().region(),
+            Some(CountryCode::from_id(phonenumber::country::Id::US))
+        );
     }
 }

@@ -200,3 +200,61 @@ pub fn tag_count_deltas(
     deltas.retain(|_, delta| *delta != 0);
     deltas
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(lead: u128, tags: &[&str], archived: bool) -> ContactRow {
+        let at = DateTime::<Utc>::UNIX_EPOCH;
+        ContactRow {
+            tenant_id: Uuid::from_u128(7),
+            lead_id: Uuid::from_u128(lead),
+            first_name: String::new(),
+            last_name: String::new(),
+            phone: None,
+            email: None,
+            status: "pending".into(),
+            workflow_id: None,
+            source: "api".into(),
+            additional_sources: vec![],
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            custom_fields: serde_json::json!({}),
+            created_at: at,
+            updated_at: at,
+            last_activity_at: at,
+            last_message_at: None,
+            last_contacted_at: None,
+            follow_ups_sent: 0,
+            archived,
+            version: 1,
+        }
+    }
+
+    fn delta(deltas: &BTreeMap<(Uuid, String), i64>, tag: &str) -> Option<i64> {
+        deltas.get(&(Uuid::from_u128(7), tag.to_string())).copied()
+    }
+
+    #[test]
+    fn tagging_untagging_and_new_leads_move_the_counts() {
+        let before = HashMap::from([(Uuid::from_u128(1), row(1, &["vip", "cold"], false))]);
+        let after = HashMap::from([
+            (Uuid::from_u128(1), row(1, &["vip", "warm"], false)),
+            (Uuid::from_u128(2), row(2, &["vip"], false)),
+        ]);
+        let deltas = tag_count_deltas(&before, &after);
+        assert_eq!(delta(&deltas, "vip"), Some(1));
+        assert_eq!(delta(&deltas, "cold"), Some(-1));
+        assert_eq!(delta(&deltas, "warm"), Some(1));
+        assert_eq!(deltas.len(), 3);
+    }
+
+    #[test]
+    fn archiving_takes_a_lead_out_of_the_counts_and_restoring_puts_it_back() {
+        let live = HashMap::from([(Uuid::from_u128(1), row(1, &["vip"], false))]);
+        let archived = HashMap::from([(Uuid::from_u128(1), row(1, &["vip"], true))]);
+        assert_eq!(delta(&tag_count_deltas(&live, &archived), "vip"), Some(-1));
+        assert_eq!(delta(&tag_count_deltas(&archived, &live), "vip"), Some(1));
+        assert!(tag_count_deltas(&archived, &archived).is_empty());
+    }
+}

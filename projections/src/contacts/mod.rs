@@ -1,17 +1,24 @@
 //! The contacts read model: one row per lead with everything the list filters on — status,
 //! workflow, sources, tags, custom fields, created/updated and last activity.
 //!
+//! Indexes: every list is scoped to a tenant and, by default, hides archived leads, so the
+//! ordered indexes lead with `tenant_id` and are partial (`WHERE NOT archived`): the default
+//! listing of any sort is an index scan that stops after a page, whatever the tenant's size.
+//!
 //! Handler kind: replayable (idempotent per lead by aggregate sequence; no external calls).
 //! A batch is applied set-wise: the rows of the leads it touches are read in one statement,
 //! folded in memory ([`fold`]), and written back in one multi-row upsert.
 
+pub mod export;
 pub mod fold;
 pub mod query;
+pub mod tags;
 
 use std::collections::HashMap;
 
 use anyhow::Context;
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use domain::Lead;
 use infrastructure::feed::RecordedEvent;
@@ -28,15 +35,17 @@ pub struct ContactsProjection;
 /// Its name.
 pub const NAME: &str = "contacts";
 /// Its table layout version.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// The schema queries read from.
 pub fn live() -> String {
     live_schema(NAME, VERSION)
 }
 
-const COLUMNS: &str = "tenant_id, lead_id, first_name, last_name, phone, email, status, workflow_id, \
-     source, additional_sources, tags, custom_fields, created_at, updated_at, last_activity_at, version";
+const COLUMNS: &str =
+    "tenant_id, lead_id, first_name, last_name, phone, email, status, workflow_id, \
+     source, additional_sources, tags, custom_fields, created_at, updated_at, last_activity_at, \
+     last_message_at, last_contacted_at, follow_ups_sent, archived, version";
 
 #[async_trait]
 impl Projection for ContactsProjection {
@@ -66,22 +75,69 @@ impl Projection for ContactsProjection {
                 created_at timestamptz NOT NULL,
                 updated_at timestamptz NOT NULL,
                 last_activity_at timestamptz NOT NULL,
+                last_message_at timestamptz,
+                last_contacted_at timestamptz,
+                follow_ups_sent integer NOT NULL,
+                archived boolean NOT NULL,
                 version bigint NOT NULL,
                 PRIMARY KEY (tenant_id, lead_id)
             );
-            CREATE INDEX IF NOT EXISTS contacts_by_created
-                ON {schema}.contacts (tenant_id, created_at DESC, lead_id DESC);
-            CREATE INDEX IF NOT EXISTS contacts_by_status ON {schema}.contacts (tenant_id, status);
-            CREATE INDEX IF NOT EXISTS contacts_by_workflow ON {schema}.contacts (tenant_id, workflow_id);
-            CREATE INDEX IF NOT EXISTS contacts_by_tags ON {schema}.contacts USING gin (tags);
-            CREATE INDEX IF NOT EXISTS contacts_search ON {schema}.contacts USING gin (
-                (lower(first_name || ' ' || last_name || ' ' || coalesce(phone, '') || ' ' || coalesce(email, '')))
-                gin_trgm_ops);"
+            CREATE TABLE IF NOT EXISTS {schema}.tag_counts (
+                tenant_id uuid NOT NULL,
+                tag text NOT NULL,
+                leads bigint NOT NULL,
+                PRIMARY KEY (tenant_id, tag)
+            );"
         );
         conn.execute(ddl.as_str())
             .await
-            .context("Failed to create the contacts table")?;
+            .context("Failed to create the contacts tables")?;
         Ok(())
+    }
+
+    fn indexes(&self, schema: &str) -> Vec<String> {
+        let name = query::NAME_KEY;
+        let search = query::SEARCH_TEXT;
+        [
+            (
+                "contacts_by_created",
+                "(tenant_id, created_at, lead_id) WHERE NOT archived",
+            ),
+            (
+                "contacts_by_activity",
+                "(tenant_id, last_activity_at, lead_id) WHERE NOT archived",
+            ),
+            (
+                "contacts_by_name",
+                &format!("(tenant_id, {name}, lead_id) WHERE NOT archived"),
+            ),
+            (
+                "contacts_by_status",
+                "(tenant_id, status, created_at, lead_id) WHERE NOT archived",
+            ),
+            (
+                "contacts_by_workflow",
+                "(tenant_id, workflow_id, created_at, lead_id) WHERE NOT archived",
+            ),
+            (
+                "contacts_archived",
+                "(tenant_id, created_at, lead_id) WHERE archived",
+            ),
+            ("contacts_by_tags", "USING gin (tags)"),
+            (
+                "contacts_by_custom_fields",
+                "USING gin (custom_fields jsonb_path_ops)",
+            ),
+            (
+                "contacts_search",
+                &format!("USING gin (({search}) gin_trgm_ops)"),
+            ),
+        ]
+        .into_iter()
+        .map(|(index, definition)| {
+            format!("CREATE INDEX IF NOT EXISTS {index} ON {schema}.contacts {definition}")
+        })
+        .collect()
     }
 
     async fn apply(
@@ -116,31 +172,150 @@ impl Projection for ContactsProjection {
             fold::apply(&mut rows, event)?;
         }
         write_tag_counts(tx, schema, &fold::tag_count_deltas(&before, &rows)).await?;
-        let rows: Vec<&ContactRow> = rows.values().collect();
-        sqlx::query(&format!(
-            "INSERT INTO {schema}.contacts ({COLUMNS}) \
-             SELECT {COLUMNS} FROM jsonb_populate_recordset(NULL::{schema}.contacts, $1) \
-             ON CONFLICT (tenant_id, lead_id) DO UPDATE SET \
-               first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name, \
-               phone = EXCLUDED.phone, email = EXCLUDED.email, status = EXCLUDED.status, \
-               workflow_id = EXCLUDED.workflow_id, source = EXCLUDED.source, \
-               additional_sources = EXCLUDED.additional_sources, tags = EXCLUDED.tags, \
-               custom_fields = EXCLUDED.custom_fields, updated_at = EXCLUDED.updated_at, \
-               last_activity_at = EXCLUDED.last_activity_at, \
-               last_message_at = EXCLUDED.last_message_at, \
-               last_contacted_at = EXCLUDED.last_contacted_at, \
-               follow_ups_sent = EXCLUDED.follow_ups_sent, archived = EXCLUDED.archived, \
-               version = EXCLUDED.version"
-        ))
-        .bind(sqlx::types::Json(&rows))
-        .execute(&mut *tx)
-        .await
-        .context("Failed to write contacts")?;
+        write_contacts(tx, schema, rows.values()).await
+    }
+}
+
+/// Upserts `rows` in one statement: a typed array per column, unnested by PostgreSQL (several
+/// times cheaper than parsing the rows from JSON). Tags and sources cannot contain commas, so
+/// each row's list travels as one comma-joined text.
+async fn write_contacts<'a>(
+    tx: &mut PgConnection,
+    schema: &str,
+    rows: impl ExactSizeIterator<Item = &'a ContactRow>,
+) -> anyhow::Result<()> {
+    let mut c = ContactColumns::with_capacity(rows.len());
+    for row in rows {
+        c.push(row)?;
+    }
+    sqlx::query(&format!(
+        "INSERT INTO {schema}.contacts ({COLUMNS}) \
+         SELECT t, l, f, n, p, e, s, w, src, string_to_array(srcs, ','), string_to_array(tg, ','), \
+                cf::jsonb, ca, ua, la, lm, lc, fu, ar, v \
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], \
+                     $7::text[], $8::uuid[], $9::text[], $10::text[], $11::text[], $12::text[], \
+                     $13::timestamptz[], $14::timestamptz[], $15::timestamptz[], \
+                     $16::timestamptz[], $17::timestamptz[], $18::int4[], $19::bool[], $20::int8[]) \
+              AS r(t, l, f, n, p, e, s, w, src, srcs, tg, cf, ca, ua, la, lm, lc, fu, ar, v) \
+         ON CONFLICT (tenant_id, lead_id) DO UPDATE SET \
+           first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name, \
+           phone = EXCLUDED.phone, email = EXCLUDED.email, status = EXCLUDED.status, \
+           workflow_id = EXCLUDED.workflow_id, source = EXCLUDED.source, \
+           additional_sources = EXCLUDED.additional_sources, tags = EXCLUDED.tags, \
+           custom_fields = EXCLUDED.custom_fields, updated_at = EXCLUDED.updated_at, \
+           last_activity_at = EXCLUDED.last_activity_at, \
+           last_message_at = EXCLUDED.last_message_at, \
+           last_contacted_at = EXCLUDED.last_contacted_at, \
+           follow_ups_sent = EXCLUDED.follow_ups_sent, archived = EXCLUDED.archived, \
+           version = EXCLUDED.version"
+    ))
+    .bind(c.tenant_id)
+    .bind(c.lead_id)
+    .bind(c.first_name)
+    .bind(c.last_name)
+    .bind(c.phone)
+    .bind(c.email)
+    .bind(c.status)
+    .bind(c.workflow_id)
+    .bind(c.source)
+    .bind(c.additional_sources)
+    .bind(c.tags)
+    .bind(c.custom_fields)
+    .bind(c.created_at)
+    .bind(c.updated_at)
+    .bind(c.last_activity_at)
+    .bind(c.last_message_at)
+    .bind(c.last_contacted_at)
+    .bind(c.follow_ups_sent)
+    .bind(c.archived)
+    .bind(c.version)
+    .execute(&mut *tx)
+    .await
+    .context("Failed to write contacts")?;
+    Ok(())
+}
+
+/// Contact rows turned column-wise, for [`write_contacts`].
+#[derive(Default)]
+struct ContactColumns {
+    tenant_id: Vec<Uuid>,
+    lead_id: Vec<Uuid>,
+    first_name: Vec<String>,
+    last_name: Vec<String>,
+    phone: Vec<Option<String>>,
+    email: Vec<Option<String>>,
+    status: Vec<String>,
+    workflow_id: Vec<Option<Uuid>>,
+    source: Vec<String>,
+    additional_sources: Vec<String>,
+    tags: Vec<String>,
+    custom_fields: Vec<String>,
+    created_at: Vec<DateTime<Utc>>,
+    updated_at: Vec<DateTime<Utc>>,
+    last_activity_at: Vec<DateTime<Utc>>,
+    last_message_at: Vec<Option<DateTime<Utc>>>,
+    last_contacted_at: Vec<Option<DateTime<Utc>>>,
+    follow_ups_sent: Vec<i32>,
+    archived: Vec<bool>,
+    version: Vec<i64>,
+}
+
+impl ContactColumns {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            tenant_id: Vec::with_capacity(n),
+            lead_id: Vec::with_capacity(n),
+            first_name: Vec::with_capacity(n),
+            last_name: Vec::with_capacity(n),
+            phone: Vec::with_capacity(n),
+            email: Vec::with_capacity(n),
+            status: Vec::with_capacity(n),
+            workflow_id: Vec::with_capacity(n),
+            source: Vec::with_capacity(n),
+            additional_sources: Vec::with_capacity(n),
+            tags: Vec::with_capacity(n),
+            custom_fields: Vec::with_capacity(n),
+            created_at: Vec::with_capacity(n),
+            updated_at: Vec::with_capacity(n),
+            last_activity_at: Vec::with_capacity(n),
+            last_message_at: Vec::with_capacity(n),
+            last_contacted_at: Vec::with_capacity(n),
+            follow_ups_sent: Vec::with_capacity(n),
+            archived: Vec::with_capacity(n),
+            version: Vec::with_capacity(n),
+        }
+    }
+
+    fn push(&mut self, row: &ContactRow) -> anyhow::Result<()> {
+        self.tenant_id.push(row.tenant_id);
+        self.lead_id.push(row.lead_id);
+        self.first_name.push(row.first_name.clone());
+        self.last_name.push(row.last_name.clone());
+        self.phone.push(row.phone.clone());
+        self.email.push(row.email.clone());
+        self.status.push(row.status.clone());
+        self.workflow_id.push(row.workflow_id);
+        self.source.push(row.source.clone());
+        self.additional_sources
+            .push(row.additional_sources.join(","));
+        self.tags.push(row.tags.join(","));
+        self.custom_fields.push(
+            serde_json::to_string(&row.custom_fields).context("Failed to encode custom fields")?,
+        );
+        self.created_at.push(row.created_at);
+        self.updated_at.push(row.updated_at);
+        self.last_activity_at.push(row.last_activity_at);
+        self.last_message_at.push(row.last_message_at);
+        self.last_contacted_at.push(row.last_contacted_at);
+        self.follow_ups_sent.push(row.follow_ups_sent);
+        self.archived.push(row.archived);
+        self.version.push(row.version);
         Ok(())
     }
 }
 
-/// Adds the batch's changes to the per-tag lead counts, in one statement.
+/// Adds the batch's changes to the per-tag lead counts, in one statement, and drops the counts
+/// that reach zero (so the table holds the same rows however the events were batched).
 async fn write_tag_counts(
     tx: &mut PgConnection,
     schema: &str,
@@ -168,5 +343,14 @@ async fn write_tag_counts(
     .execute(&mut *tx)
     .await
     .context("Failed to count tags")?;
+    sqlx::query(&format!(
+        "DELETE FROM {schema}.tag_counts \
+         WHERE (tenant_id, tag) IN (SELECT * FROM UNNEST($1::uuid[], $2::text[])) AND leads = 0"
+    ))
+    .bind(&tenants)
+    .bind(&tags)
+    .execute(&mut *tx)
+    .await
+    .context("Failed to drop empty tag counts")?;
     Ok(())
 }

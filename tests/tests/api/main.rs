@@ -3,9 +3,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bad_input;
+mod bulk;
+mod export;
 mod helpers;
+mod imports;
 mod isolation;
+mod lead_list;
 mod leads;
 mod operations;
+mod tags;
 mod tenants;
 mod workflows;
