@@ -234,9 +234,11 @@ async fn a_rebuild_switches_in_while_commands_are_written_and_readers_read() {
         assert!(reads > 10, "a reader read {reads} times");
     }
     assert!(commands > 20, "the writer ran {commands} commands");
+    // Everything committed before the rebuild started is in it; what the writer adds while it
+    // runs lands before the switch or, after it, through the live runner (checked below).
     assert!(
-        reports[0].events > events_at_start,
-        "the rebuild applied events written while it ran ({} of {events_at_start} at start)",
+        reports[0].events >= events_at_start,
+        "the rebuild missed events committed before it started ({} of {events_at_start})",
         reports[0].events
     );
 
