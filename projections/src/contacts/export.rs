@@ -6,7 +6,6 @@
 use anyhow::Context;
 use futures::stream::BoxStream;
 use futures::StreamExt;
-use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -32,7 +31,7 @@ impl std::fmt::Debug for ContactStream {
 impl ContactStream {
     /// The read of the tenant's contacts in `schema` matching `filter`.
     pub fn new(schema: &str, tenant: Uuid, filter: &ContactFilter) -> Self {
-        let mut sql = QueryBuilder::new("SELECT to_jsonb(c) FROM ");
+        let mut sql = QueryBuilder::new(format!("SELECT {} FROM ", super::COLUMNS));
         sql.push(schema).push(".contacts c");
         push_filter(&mut sql, tenant, filter);
         sql.push(ORDER);
@@ -42,12 +41,9 @@ impl ContactStream {
     /// The rows, one at a time as the database sends them.
     pub fn rows<'q>(&'q mut self, pool: &'q PgPool) -> BoxStream<'q, anyhow::Result<ContactRow>> {
         self.sql
-            .build_query_scalar::<Json<ContactRow>>()
+            .build_query_as::<ContactRow>()
             .fetch(pool)
-            .map(|row| {
-                row.map(|row| row.0)
-                    .context("Failed to read contacts for an export")
-            })
+            .map(|row| row.context("Failed to read contacts for an export"))
             .boxed()
     }
 }

@@ -54,6 +54,39 @@ pub struct ContactRow {
     pub version: i64,
 }
 
+impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for ContactRow {
+    /// Reads the columns of [`COLUMNS`](super::COLUMNS) by name (other columns of the row are
+    /// ignored): typed, without building JSON on the server and parsing it here.
+    fn from_row(row: &'r sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
+        use sqlx::Row;
+        let tags: Vec<String> = row.try_get("tags")?;
+        Ok(Self {
+            tenant_id: row.try_get("tenant_id")?,
+            lead_id: row.try_get("lead_id")?,
+            first_name: row.try_get("first_name")?,
+            last_name: row.try_get("last_name")?,
+            phone: row.try_get("phone")?,
+            email: row.try_get("email")?,
+            status: row.try_get("status")?,
+            workflow_id: row.try_get("workflow_id")?,
+            source: row.try_get("source")?,
+            additional_sources: row.try_get("additional_sources")?,
+            tags,
+            custom_fields: row
+                .try_get::<sqlx::types::Json<serde_json::Value>, _>("custom_fields")?
+                .0,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+            last_activity_at: row.try_get("last_activity_at")?,
+            last_message_at: row.try_get("last_message_at")?,
+            last_contacted_at: row.try_get("last_contacted_at")?,
+            follow_ups_sent: row.try_get("follow_ups_sent")?,
+            archived: row.try_get("archived")?,
+            version: row.try_get("version")?,
+        })
+    }
+}
+
 /// Applies one lead event to the rows being folded. Events at or below a row's version were
 /// applied before and are skipped.
 pub fn apply(rows: &mut HashMap<Uuid, ContactRow>, event: &RecordedEvent) -> anyhow::Result<()> {

@@ -42,7 +42,8 @@ pub fn live() -> String {
     live_schema(NAME, VERSION)
 }
 
-const COLUMNS: &str =
+/// The contacts table's columns, in order: what is written and what [`ContactRow`] reads.
+pub const COLUMNS: &str =
     "tenant_id, lead_id, first_name, last_name, phone, email, status, workflow_id, \
      source, additional_sources, tags, custom_fields, created_at, updated_at, last_activity_at, \
      last_message_at, last_contacted_at, follow_ups_sent, archived, version";
@@ -154,8 +155,8 @@ impl Projection for ContactsProjection {
             return Ok(());
         }
         let (tenants, ids) = aggregate_keys(leads.iter().copied())?;
-        let existing: Vec<sqlx::types::Json<ContactRow>> = sqlx::query_scalar(&format!(
-            "SELECT to_jsonb(c) FROM {schema}.contacts c \
+        let existing: Vec<ContactRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM {schema}.contacts c \
              WHERE (tenant_id, lead_id) IN (SELECT * FROM UNNEST($1::uuid[], $2::uuid[]))"
         ))
         .bind(&tenants)
@@ -163,10 +164,8 @@ impl Projection for ContactsProjection {
         .fetch_all(&mut *tx)
         .await
         .context("Failed to read contacts")?;
-        let before: HashMap<Uuid, ContactRow> = existing
-            .into_iter()
-            .map(|row| (row.0.lead_id, row.0))
-            .collect();
+        let before: HashMap<Uuid, ContactRow> =
+            existing.into_iter().map(|row| (row.lead_id, row)).collect();
         let mut rows = before.clone();
         for event in leads {
             fold::apply(&mut rows, event)?;

@@ -190,9 +190,12 @@ pub async fn list(
     page_size: u32,
 ) -> anyhow::Result<ContactPage> {
     let keys = sort.key.keys();
-    let mut sql = QueryBuilder::<Postgres>::new("SELECT to_jsonb(c)");
-    for (expr, _) in keys {
-        sql.push(", (").push(*expr).push(")::text");
+    let mut sql = QueryBuilder::<Postgres>::new(format!("SELECT {}", super::COLUMNS));
+    for (index, (expr, _)) in keys.iter().enumerate() {
+        sql.push(", (")
+            .push(*expr)
+            .push(")::text AS sort_key_")
+            .push(index);
     }
     sql.push(" FROM ").push(schema).push(".contacts c");
     push_filter(&mut sql, tenant, filter);
@@ -235,13 +238,13 @@ pub async fn list(
     let mut last_values = Vec::new();
     let more = rows.len() > page_size as usize;
     for row in rows.into_iter().take(page_size as usize) {
-        use sqlx::Row;
-        let contact: Json<ContactRow> = row.try_get(0).context("Failed to read a contact")?;
-        last_values = (1..=keys.len())
-            .map(|i| row.try_get::<String, _>(i))
+        use sqlx::{FromRow, Row};
+        let contact = ContactRow::from_row(&row).context("Failed to read a contact")?;
+        last_values = (0..keys.len())
+            .map(|i| row.try_get::<String, _>(format!("sort_key_{i}").as_str()))
             .collect::<Result<_, _>>()
             .context("Failed to read a sort key")?;
-        items.push(contact.0);
+        items.push(contact);
     }
     let next = match items.last() {
         Some(last) if more => Some(Cursor {
@@ -387,15 +390,15 @@ pub async fn get(
     tenant: Uuid,
     lead_id: Uuid,
 ) -> anyhow::Result<Option<ContactRow>> {
-    let row: Option<Json<ContactRow>> = sqlx::query_scalar(&format!(
-        "SELECT to_jsonb(c) FROM {schema}.contacts c WHERE tenant_id = $1 AND lead_id = $2"
+    sqlx::query_as(&format!(
+        "SELECT {} FROM {schema}.contacts c WHERE tenant_id = $1 AND lead_id = $2",
+        super::COLUMNS
     ))
     .bind(tenant)
     .bind(lead_id)
     .fetch_optional(pool)
     .await
-    .context("Failed to read a contact")?;
-    Ok(row.map(|row| row.0))
+    .context("Failed to read a contact")
 }
 
 #[cfg(test)]
