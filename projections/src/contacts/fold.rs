@@ -210,17 +210,37 @@ pub fn apply(rows: &mut HashMap<Uuid, ContactRow>, event: &RecordedEvent) -> any
     Ok(())
 }
 
-/// How many more (or fewer) live leads carry each (tenant, tag) after a batch: archived leads
-/// are not counted.
+/// Counts of live leads (archived ones are not counted) by tenant and a key, for one batch.
+pub type CountDeltas = BTreeMap<(Uuid, String), i64>;
+
+/// How many more (or fewer) live leads carry each (tenant, tag) after a batch.
 pub fn tag_count_deltas(
     before: &HashMap<Uuid, ContactRow>,
     after: &HashMap<Uuid, ContactRow>,
-) -> BTreeMap<(Uuid, String), i64> {
+) -> CountDeltas {
+    count_deltas(before, after, |row| row.tags.clone())
+}
+
+/// How many more (or fewer) live leads are in each (tenant, status) after a batch.
+pub fn status_count_deltas(
+    before: &HashMap<Uuid, ContactRow>,
+    after: &HashMap<Uuid, ContactRow>,
+) -> CountDeltas {
+    count_deltas(before, after, |row| vec![row.status.clone()])
+}
+
+/// The change of live-lead counts per (tenant, key) between two sets of rows: −1 for each key
+/// of a row before, +1 for each key after; zeros dropped.
+fn count_deltas(
+    before: &HashMap<Uuid, ContactRow>,
+    after: &HashMap<Uuid, ContactRow>,
+    keys: impl Fn(&ContactRow) -> Vec<String>,
+) -> CountDeltas {
     let mut deltas = BTreeMap::new();
     let mut add = |row: &ContactRow, delta: i64| {
         if !row.archived {
-            for tag in &row.tags {
-                *deltas.entry((row.tenant_id, tag.clone())).or_insert(0) += delta;
+            for key in keys(row) {
+                *deltas.entry((row.tenant_id, key)).or_insert(0) += delta;
             }
         }
     };
@@ -280,6 +300,23 @@ mod tests {
         assert_eq!(delta(&deltas, "cold"), Some(-1));
         assert_eq!(delta(&deltas, "warm"), Some(1));
         assert_eq!(deltas.len(), 3);
+    }
+
+    #[test]
+    fn a_status_change_moves_a_live_lead_between_status_counts() {
+        let before = HashMap::from([(Uuid::from_u128(1), row(1, &[], false))]);
+        let mut moved = row(1, &[], false);
+        moved.status = "booked".into();
+        let after = HashMap::from([(Uuid::from_u128(1), moved.clone())]);
+        let deltas = status_count_deltas(&before, &after);
+        assert_eq!(delta(&deltas, "pending"), Some(-1));
+        assert_eq!(delta(&deltas, "booked"), Some(1));
+        moved.archived = true;
+        let archived = HashMap::from([(Uuid::from_u128(1), moved)]);
+        assert_eq!(
+            delta(&status_count_deltas(&after, &archived), "booked"),
+            Some(-1)
+        );
     }
 
     #[test]

@@ -88,6 +88,12 @@ impl Projection for ContactsProjection {
                 tag text NOT NULL,
                 leads bigint NOT NULL,
                 PRIMARY KEY (tenant_id, tag)
+            );
+            CREATE TABLE IF NOT EXISTS {schema}.status_counts (
+                tenant_id uuid NOT NULL,
+                status text NOT NULL,
+                leads bigint NOT NULL,
+                PRIMARY KEY (tenant_id, status)
             );"
         );
         conn.execute(ddl.as_str())
@@ -170,7 +176,10 @@ impl Projection for ContactsProjection {
         for event in leads {
             fold::apply(&mut rows, event)?;
         }
-        write_tag_counts(tx, schema, &fold::tag_count_deltas(&before, &rows)).await?;
+        let tags = fold::tag_count_deltas(&before, &rows);
+        write_counts(tx, schema, "tag_counts", "tag", &tags).await?;
+        let statuses = fold::status_count_deltas(&before, &rows);
+        write_counts(tx, schema, "status_counts", "status", &statuses).await?;
         write_contacts(tx, schema, rows.values()).await
     }
 }
@@ -313,43 +322,46 @@ impl ContactColumns {
     }
 }
 
-/// Adds the batch's changes to the per-tag lead counts, in one statement, and drops the counts
-/// that reach zero (so the table holds the same rows however the events were batched).
-async fn write_tag_counts(
+/// Adds a batch's changes to a count table (`tag_counts`, `status_counts`: live leads per
+/// tenant and `key`) in one statement, and drops the counts that reach zero, so the table holds
+/// the same rows however the events were batched.
+async fn write_counts(
     tx: &mut PgConnection,
     schema: &str,
-    deltas: &std::collections::BTreeMap<(Uuid, String), i64>,
+    table: &str,
+    key: &str,
+    deltas: &fold::CountDeltas,
 ) -> anyhow::Result<()> {
     if deltas.is_empty() {
         return Ok(());
     }
     let mut tenants = Vec::with_capacity(deltas.len());
-    let mut tags = Vec::with_capacity(deltas.len());
+    let mut keys = Vec::with_capacity(deltas.len());
     let mut changes = Vec::with_capacity(deltas.len());
-    for ((tenant, tag), delta) in deltas {
+    for ((tenant, value), delta) in deltas {
         tenants.push(*tenant);
-        tags.push(tag.as_str());
+        keys.push(value.as_str());
         changes.push(*delta);
     }
     sqlx::query(&format!(
-        "INSERT INTO {schema}.tag_counts (tenant_id, tag, leads) \
+        "INSERT INTO {schema}.{table} (tenant_id, {key}, leads) \
          SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::bigint[]) \
-         ON CONFLICT (tenant_id, tag) DO UPDATE SET leads = tag_counts.leads + EXCLUDED.leads"
+         ON CONFLICT (tenant_id, {key}) DO UPDATE SET leads = {table}.leads + EXCLUDED.leads"
     ))
     .bind(&tenants)
-    .bind(&tags)
+    .bind(&keys)
     .bind(&changes)
     .execute(&mut *tx)
     .await
-    .context("Failed to count tags")?;
+    .with_context(|| format!("Failed to update {table}"))?;
     sqlx::query(&format!(
-        "DELETE FROM {schema}.tag_counts \
-         WHERE (tenant_id, tag) IN (SELECT * FROM UNNEST($1::uuid[], $2::text[])) AND leads = 0"
+        "DELETE FROM {schema}.{table} \
+         WHERE (tenant_id, {key}) IN (SELECT * FROM UNNEST($1::uuid[], $2::text[])) AND leads = 0"
     ))
     .bind(&tenants)
-    .bind(&tags)
+    .bind(&keys)
     .execute(&mut *tx)
     .await
-    .context("Failed to drop empty tag counts")?;
+    .with_context(|| format!("Failed to drop empty counts of {table}"))?;
     Ok(())
 }

@@ -257,13 +257,35 @@ pub async fn list(
     Ok(ContactPage { items, total, next })
 }
 
-/// How many of the tenant's contacts match `filter`.
+/// How many of the tenant's contacts match `filter`. A filter on statuses alone (the list's
+/// tabs, or no filter at all) is answered from the `status_counts` the projection keeps, in
+/// constant time however large the tenant; any other filter counts its matching rows.
 pub async fn count(
     pool: &PgPool,
     schema: &str,
     tenant: Uuid,
     filter: &ContactFilter,
 ) -> anyhow::Result<i64> {
+    let statuses_only = ContactFilter {
+        statuses: Vec::new(),
+        ..filter.clone()
+    } == ContactFilter::default();
+    if statuses_only {
+        let mut sql = QueryBuilder::<Postgres>::new("SELECT coalesce(sum(leads), 0)::bigint FROM ");
+        sql.push(schema)
+            .push(".status_counts WHERE tenant_id = ")
+            .push_bind(tenant);
+        if !filter.statuses.is_empty() {
+            sql.push(" AND status = ANY(")
+                .push_bind(filter.statuses.clone())
+                .push(")");
+        }
+        return sql
+            .build_query_scalar()
+            .fetch_one(pool)
+            .await
+            .context("Failed to sum status counts");
+    }
     let mut sql = QueryBuilder::<Postgres>::new("SELECT count(*) FROM ");
     sql.push(schema).push(".contacts c");
     push_filter(&mut sql, tenant, filter);
