@@ -28,7 +28,7 @@ use crate::runner;
 
 /// Events per batch while loading unless told otherwise: large batches amortise the per-batch
 /// statements (measured in `docs/performance.md`).
-pub const DEFAULT_BATCH_SIZE: i64 = 20_000;
+pub const DEFAULT_BATCH_SIZE: i64 = 50_000;
 
 /// How long the switch waits for a lock (the live runner's batch, or a long reader of the live
 /// tables) before it backs off, catches up again and retries.
