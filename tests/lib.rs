@@ -19,6 +19,8 @@
 //!   [`checkpoint`].
 //! - `support/history.rs`: [`HistoryWriter`], a random history of real lead commands, and
 //!   [`assert_same_schemas`] / [`copy_schema`] for comparing whole read models.
+//! - `support/fake_http.rs`: [`FakeHttp`], a local provider fake that records exact requests
+//!   and answers as scripted.
 //! - `support/compare.rs`: [`table_difference`] and [`query_difference`], comparing
 //!   two tables or queries row for row.
 
@@ -27,6 +29,7 @@ mod support;
 pub use support::compare::{query_difference, table_difference, TableDifference};
 pub use support::context::tenant_ctx;
 pub use support::db::{event_count, TestDb};
+pub use support::fake_http::{form_pairs, FakeHttp, FakeResponse, RecordedRequest};
 pub use support::feed::{read_feed, wait_for_feed_to_settle};
 pub use support::history::{assert_same_schemas, copy_schema, schema_tables, HistoryWriter};
 pub use support::leads::{new_lead, phone, tag};

@@ -4,9 +4,19 @@
 //! # Layout
 //! - [`context`]: [`CommandContext`] and [`Actor`], carried into every event's metadata.
 //! - [`clock`]: the [`Clock`] port, so tests and replays can pin time.
+//! - [`channel`]: the [`MessageChannel`] port: send one message through a provider.
+//! - [`conversation_model`]: the [`ConversationModel`] port: read a lead's message, write the
+//!   reply (rules engine or an LLM).
 
+pub mod channel;
 pub mod clock;
 pub mod context;
+pub mod conversation_model;
 
+pub use channel::{MessageChannel, OutboundRequest, PermanentFailure, SendError, SendReceipt};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::{Actor, CommandContext};
+pub use conversation_model::{
+    ConversationModel, HistoryLine, ModelError, ModelReply, ModelRequest, ModelUsage, OfferedSlot,
+    Speaker,
+};

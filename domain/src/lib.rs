@@ -45,6 +45,7 @@
 //! # Ok::<(), domain::values::ValueError>(())
 //! ```
 
+pub mod conversation;
 mod double_option;
 pub mod lead;
 pub mod values;

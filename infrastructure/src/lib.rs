@@ -17,11 +17,14 @@
 //! - [`tags`]: a tenant's tag definitions (colours).
 //! - [`ttl_cache`]: short-lived in-process caches of keys and tenant settings.
 
+pub mod ai;
 pub mod bulk;
+pub mod channels;
 pub mod db;
 pub mod event_store;
 pub mod executor;
 pub mod feed;
+pub mod http_client;
 pub mod jobs;
 pub mod lead_import;
 pub mod lead_phones;

@@ -3,6 +3,7 @@
 pub mod compare;
 pub mod context;
 pub mod db;
+pub mod fake_http;
 pub mod feed;
 pub mod history;
 pub mod leads;

@@ -52,6 +52,9 @@ pub enum ValueError {
     /// or ends with '-'.
     #[error("has an invalid domain label '{0}': use letters, digits and '-' (not at either end)")]
     EmailDomainLabel(String),
+    /// A delivery status is not one of the known wire names.
+    #[error("is not a known delivery status: '{0}'")]
+    UnknownDeliveryStatus(String),
     /// A time zone is not a known IANA name.
     #[error("is not a known IANA time zone (e.g. Europe/London)")]
     UnknownTimezone,

@@ -82,6 +82,11 @@ uuid_id!(
     /// Identifies a Workflow aggregate.
     WorkflowId
 );
+uuid_id!(
+    /// Identifies one message of a conversation, inbound or outbound. For an outbound message it
+    /// is also the idempotency key handed to the provider.
+    MessageId
+);
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]

@@ -31,7 +31,7 @@ pub use email_address::EmailAddress;
 pub use error::ValueError;
 pub use follow_up_count::FollowUpCount;
 pub use follow_up_delay_hours::FollowUpDelayHours;
-pub use ids::{LeadId, TenantId, WorkflowId};
+pub use ids::{LeadId, MessageId, TenantId, WorkflowId};
 pub use lead_source::LeadSource;
 pub use local_time_range::LocalTimeRange;
 pub use merge_field::MergeField;
