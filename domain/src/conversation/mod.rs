@@ -1,10 +1,304 @@
-//! Conversations: what was said between a lead and the business on one channel.
+//! The Conversation aggregate: everything said between a lead and the business on one channel.
+//! It guards what must hold whatever the provider does: an inbound message is recorded once per
+//! provider id however often the webhook is retried; an outbound message's status only moves
+//! forward; WhatsApp free text only inside the 24-hour window; one AI answer per inbound message,
+//! and none while a human has the conversation.
+//!
+//! Deciding lives in `handle.rs`; this file holds the state and how events change it. Supporting
+//! policies sit beside it: `keywords.rs` (STOP/START/HELP), `qualification.rs`, `message.rs`.
+
+mod commands;
+mod errors;
+mod events;
+mod handle;
+mod id;
 pub mod intent;
 pub mod keywords;
 pub mod message;
 pub mod qualification;
+#[cfg(test)]
+mod tests;
 
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, Duration, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+use serde::{Deserialize, Serialize};
+
+use crate::values::{LeadId, MessageId};
+use crate::Channel;
+
+pub use commands::ConversationCommand;
+pub use errors::ConversationError;
+pub use events::{AiTurn, ConversationEvent};
+pub use id::ConversationId;
 pub use intent::Intent;
 pub use keywords::Keyword;
-pub use qualification::{evaluate as evaluate_qualification, Qualification};
 pub use message::{DeliveryStatus, MessageContent, MessageOrigin, MAX_BODY_LEN};
+pub use qualification::{evaluate as evaluate_qualification, Qualification};
+
+/// How long after the lead's last message WhatsApp accepts free text.
+pub const WHATSAPP_WINDOW_HOURS: i64 = 24;
+
+/// An outbound message as the conversation tracks it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboundMessage {
+    /// What to send.
+    pub content: MessageContent,
+    /// Why it was queued.
+    pub origin: MessageOrigin,
+    /// How far it got.
+    pub status: DeliveryStatus,
+    /// Failed attempts so far (reset by a retry).
+    pub failed_attempts: u32,
+    /// The provider's id once sent.
+    pub provider_message_id: Option<String>,
+}
+
+/// Who wrote a line of the transcript.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Direction {
+    /// From the lead.
+    Inbound,
+    /// To the lead.
+    Outbound,
+}
+
+/// One line of the transcript, for the conversation model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TranscriptLine {
+    /// Which way.
+    pub direction: Direction,
+    /// The message.
+    pub message_id: MessageId,
+    /// The text (a template's preview for templates).
+    pub text: String,
+    /// When it was received or queued.
+    pub at: DateTime<Utc>,
+}
+
+/// The state of a conversation, rebuilt from its events.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Conversation {
+    /// The lead and channel, once started.
+    started: Option<(LeadId, Channel)>,
+    /// Provider ids of inbound messages seen (`provider:id`).
+    inbound_seen: HashSet<String>,
+    /// Outbound messages by id.
+    outbound: BTreeMap<MessageId, OutboundMessage>,
+    /// Every line, in order.
+    transcript: Vec<TranscriptLine>,
+    /// When the lead last wrote.
+    last_inbound_at: Option<DateTime<Utc>>,
+    /// The inbound message the AI is expected to answer.
+    pending_reply: Option<MessageId>,
+    /// Failed model attempts on `pending_reply`.
+    ai_attempts: u32,
+    /// A human has the conversation.
+    handed_off: bool,
+}
+
+impl Conversation {
+    /// The lead and channel, if the conversation has started.
+    #[must_use]
+    pub const fn started(&self) -> Option<(LeadId, Channel)> {
+        self.started
+    }
+
+    /// An outbound message.
+    #[must_use]
+    pub fn outbound(&self, id: MessageId) -> Option<&OutboundMessage> {
+        self.outbound.get(&id)
+    }
+
+    /// Every line, oldest first.
+    #[must_use]
+    pub fn transcript(&self) -> &[TranscriptLine] {
+        &self.transcript
+    }
+
+    /// When the lead last wrote.
+    #[must_use]
+    pub const fn last_inbound_at(&self) -> Option<DateTime<Utc>> {
+        self.last_inbound_at
+    }
+
+    /// Whether WhatsApp would accept free text at `now`: less than 24 hours since the lead's
+    /// last message (exactly 24 hours later it is closed).
+    #[must_use]
+    pub fn window_open(&self, now: DateTime<Utc>) -> bool {
+        self.last_inbound_at
+            .is_some_and(|last| now < last + Duration::hours(WHATSAPP_WINDOW_HOURS))
+    }
+
+    /// The inbound message the AI should answer now, if any.
+    #[must_use]
+    pub const fn pending_reply(&self) -> Option<MessageId> {
+        self.pending_reply
+    }
+
+    /// Failed model attempts on the pending reply.
+    #[must_use]
+    pub const fn ai_attempts(&self) -> u32 {
+        self.ai_attempts
+    }
+
+    /// Whether a human has the conversation.
+    #[must_use]
+    pub const fn is_handed_off(&self) -> bool {
+        self.handed_off
+    }
+
+    /// Ids of the messages still waiting in the outbox.
+    #[must_use]
+    pub fn queued_messages(&self) -> Vec<MessageId> {
+        self.outbound
+            .iter()
+            .filter(|(_, m)| m.status == DeliveryStatus::Queued)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+}
+
+impl Aggregate for Conversation {
+    const TYPE: &'static str = "conversation";
+    type Command = ConversationCommand;
+    type Event = ConversationEvent;
+    type Error = ConversationError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        _service: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
+        for event in self.decide(command)? {
+            sink.write(event, self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        match event {
+            ConversationEvent::ConversationStarted { lead_id, channel } => {
+                self.started = Some((lead_id, channel));
+            }
+            ConversationEvent::InboundMessageReceived {
+                message_id,
+                provider,
+                provider_message_id,
+                body,
+                received_at,
+                ai_reply_expected,
+            } => {
+                self.inbound_seen
+                    .insert(format!("{provider}:{provider_message_id}"));
+                self.transcript.push(TranscriptLine {
+                    direction: Direction::Inbound,
+                    message_id,
+                    text: body,
+                    at: received_at,
+                });
+                self.last_inbound_at = Some(
+                    self.last_inbound_at
+                        .map_or(received_at, |last| last.max(received_at)),
+                );
+                if ai_reply_expected {
+                    self.pending_reply = Some(message_id);
+                    self.ai_attempts = 0;
+                }
+            }
+            ConversationEvent::OutboundMessageQueued {
+                message_id,
+                content,
+                origin,
+                queued_at,
+            } => {
+                self.transcript.push(TranscriptLine {
+                    direction: Direction::Outbound,
+                    message_id,
+                    text: content.preview(),
+                    at: queued_at,
+                });
+                self.outbound.insert(
+                    message_id,
+                    OutboundMessage {
+                        content,
+                        origin,
+                        status: DeliveryStatus::Queued,
+                        failed_attempts: 0,
+                        provider_message_id: None,
+                    },
+                );
+            }
+            ConversationEvent::OutboundSendAttemptFailed { message_id, .. } => {
+                if let Some(message) = self.outbound.get_mut(&message_id) {
+                    message.failed_attempts += 1;
+                }
+            }
+            ConversationEvent::OutboundMessageSent {
+                message_id,
+                provider_message_id,
+                ..
+            } => {
+                if let Some(message) = self.outbound.get_mut(&message_id) {
+                    message.status = DeliveryStatus::Sent;
+                    message.provider_message_id = Some(provider_message_id);
+                }
+            }
+            ConversationEvent::OutboundMessageFailed { message_id, .. } => {
+                self.set_status(message_id, DeliveryStatus::Failed);
+            }
+            ConversationEvent::OutboundMessageStatusUpdated {
+                message_id, status, ..
+            } => self.set_status(message_id, status),
+            ConversationEvent::OutboundMessageCancelled { message_id, .. } => {
+                self.set_status(message_id, DeliveryStatus::Cancelled);
+            }
+            ConversationEvent::OutboundMessageRequeued { message_id, .. } => {
+                if let Some(message) = self.outbound.get_mut(&message_id) {
+                    message.status = DeliveryStatus::Queued;
+                    message.failed_attempts = 0;
+                }
+            }
+            ConversationEvent::AiTurnRecorded(turn) => {
+                if self.pending_reply == Some(turn.in_reply_to) {
+                    self.pending_reply = None;
+                    self.ai_attempts = 0;
+                }
+            }
+            ConversationEvent::AiTurnFailed {
+                in_reply_to,
+                retry_at,
+                ..
+            } => {
+                if self.pending_reply == Some(in_reply_to) {
+                    self.ai_attempts += 1;
+                    if retry_at.is_none() {
+                        self.pending_reply = None;
+                    }
+                }
+            }
+            ConversationEvent::AiReplySkipped { in_reply_to, .. } => {
+                if self.pending_reply == Some(in_reply_to) {
+                    self.pending_reply = None;
+                }
+            }
+            ConversationEvent::ConversationHandedOff { .. } => {
+                self.handed_off = true;
+                self.pending_reply = None;
+            }
+            ConversationEvent::AiResumed { .. } => self.handed_off = false,
+        }
+    }
+}
+
+impl Conversation {
+    fn set_status(&mut self, message_id: MessageId, status: DeliveryStatus) {
+        if let Some(message) = self.outbound.get_mut(&message_id) {
+            message.status = status;
+        }
+    }
+}

@@ -72,9 +72,15 @@ mod tests {
     fn questions_are_asked_in_order_until_all_are_answered() {
         let questions = [question("a", &["yes"]), question("b", &["soon"])];
         let mut answers = BTreeMap::new();
-        assert_eq!(evaluate(&questions, &answers), Qualification::Asking(&questions[0]));
+        assert_eq!(
+            evaluate(&questions, &answers),
+            Qualification::Asking(&questions[0])
+        );
         answers.insert("a".to_owned(), "Yes please!".to_owned());
-        assert_eq!(evaluate(&questions, &answers), Qualification::Asking(&questions[1]));
+        assert_eq!(
+            evaluate(&questions, &answers),
+            Qualification::Asking(&questions[1])
+        );
         answers.insert("b".to_owned(), "very soon".to_owned());
         assert_eq!(evaluate(&questions, &answers), Qualification::Qualified);
         answers.insert("b".to_owned(), "next year".to_owned());

@@ -1,6 +1,8 @@
 //! What can be asked of a lead, in the imperative. Inputs are already parsed value objects: the
 //! edges (API, CSV import) parse, the aggregate decides.
 
+use std::collections::BTreeMap;
+
 use crate::values::{CustomFields, EmailAddress, LeadSource, PhoneNumber, Tag, WorkflowId};
 
 use super::LeadStatus;
@@ -47,6 +49,18 @@ pub enum LeadCommand {
     /// Stop all messaging to this lead.
     OptOut {
         /// Why.
+        reason: String,
+    },
+    /// Messages may resume after an opt-out (the lead texted START); no event unless opted out.
+    Resubscribe,
+    /// Remember answers to qualification questions (only changed answers are recorded).
+    RecordAnswers {
+        /// Answers by question key.
+        answers: BTreeMap<String, String>,
+    },
+    /// The provider says the phone cannot receive messages; no more sends until it changes.
+    MarkUnreachable {
+        /// The provider's reason.
         reason: String,
     },
     /// Put the lead away: hidden from lists by default and never engaged (no event if archived).

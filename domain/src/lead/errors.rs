@@ -43,8 +43,8 @@ pub enum LeadError {
     /// The lead has already opted out.
     #[error("the lead has already opted out")]
     AlreadyOptedOut,
-    /// Nothing moves a lead away from `opted_out` (only a future re-subscription will).
-    #[error("the lead has opted out; its status can no longer change")]
+    /// Nothing but a re-subscription (the lead texting START) moves a lead away from `opted_out`.
+    #[error("the lead has opted out; only the lead re-subscribing (START) changes that")]
     OptedOutIsFinal,
     /// A first or last name longer than allowed.
     #[error("{field} must be at most {max} characters")]

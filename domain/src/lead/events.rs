@@ -1,6 +1,8 @@
 //! Everything that can happen to a lead, in the past tense. Persisted: never rename a variant or
 //! its `event_type`; add a new version instead.
 
+use std::collections::BTreeMap;
+
 use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
@@ -96,6 +98,21 @@ pub enum LeadEvent {
         /// Why: a keyword, an operator's reason, a provider's report.
         reason: String,
     },
+    /// An opted-out lead asked for messages again (START/UNSTOP).
+    LeadResubscribed {
+        /// The status the lead returns to (the one it had before opting out).
+        to: LeadStatus,
+    },
+    /// Answers to qualification questions were learnt in the conversation.
+    LeadAnswersRecorded {
+        /// The new or changed answers, by question key.
+        answers: BTreeMap<String, String>,
+    },
+    /// The provider reported the phone cannot receive messages.
+    LeadMarkedUnreachable {
+        /// The provider's reason.
+        reason: String,
+    },
     /// The lead was put away: hidden from lists by default, never engaged.
     LeadArchived,
     /// An archived lead was brought back.
@@ -114,6 +131,9 @@ impl DomainEvent for LeadEvent {
             Self::LeadStatusChanged { .. } => "LeadStatusChanged",
             Self::LeadStatusOverridden { .. } => "LeadStatusOverridden",
             Self::LeadOptedOut { .. } => "LeadOptedOut",
+            Self::LeadResubscribed { .. } => "LeadResubscribed",
+            Self::LeadAnswersRecorded { .. } => "LeadAnswersRecorded",
+            Self::LeadMarkedUnreachable { .. } => "LeadMarkedUnreachable",
             Self::LeadArchived => "LeadArchived",
             Self::LeadRestored => "LeadRestored",
         }

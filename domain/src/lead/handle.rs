@@ -2,12 +2,16 @@
 //! record, or the rule that refuses it. Commands that would change nothing yield no event, so
 //! retried or duplicated commands (webhooks, timers, imports) are harmless.
 
+use std::collections::BTreeMap;
+
 use crate::values::{LeadSource, Tag};
 
 use super::{Lead, LeadCommand, LeadDetailsPatch, LeadError, LeadEvent, LeadStatus, NewLead};
 
 /// Longest first or last name, in characters.
 const MAX_NAME_LEN: usize = 100;
+/// Longest recorded qualification answer, in characters (longer ones are not recorded).
+const MAX_ANSWER_LEN: usize = 1000;
 /// Longest override or opt-out reason, in characters.
 const MAX_REASON_LEN: usize = 1000;
 
@@ -46,6 +50,37 @@ impl Lead {
                     from: self.status,
                     reason,
                 }])
+            }
+            LeadCommand::Resubscribe => Ok(if self.is_opted_out() {
+                vec![LeadEvent::LeadResubscribed {
+                    to: self.status_before_opt_out,
+                }]
+            } else {
+                vec![]
+            }),
+            LeadCommand::RecordAnswers { answers } => {
+                let changed: BTreeMap<String, String> = answers
+                    .into_iter()
+                    .map(|(key, answer)| (key, answer.trim().to_owned()))
+                    .filter(|(key, answer)| {
+                        !answer.is_empty()
+                            && answer.chars().count() <= MAX_ANSWER_LEN
+                            && self.answers.get(key) != Some(answer)
+                    })
+                    .collect();
+                Ok(if changed.is_empty() {
+                    vec![]
+                } else {
+                    vec![LeadEvent::LeadAnswersRecorded { answers: changed }]
+                })
+            }
+            LeadCommand::MarkUnreachable { reason } => {
+                let reason = check_reason(&reason)?;
+                Ok(if self.unreachable {
+                    vec![]
+                } else {
+                    vec![LeadEvent::LeadMarkedUnreachable { reason }]
+                })
             }
             LeadCommand::Archive => Ok(if self.archived {
                 vec![]

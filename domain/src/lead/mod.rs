@@ -12,7 +12,7 @@ mod status;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
@@ -52,6 +52,15 @@ pub struct Lead {
     status: LeadStatus,
     /// Put away by an operator: hidden from lists by default, never engaged.
     archived: bool,
+    /// The status before the last opt-out (where a re-subscription returns to).
+    #[serde(default)]
+    status_before_opt_out: LeadStatus,
+    /// Qualification answers learnt so far, by question key.
+    #[serde(default)]
+    answers: BTreeMap<String, String>,
+    /// The provider said the phone cannot receive messages (cleared by a phone change).
+    #[serde(default)]
+    unreachable: bool,
 }
 
 impl Lead {
@@ -127,6 +136,18 @@ impl Lead {
         self.archived
     }
 
+    /// Qualification answers learnt so far, by question key.
+    #[must_use]
+    pub const fn answers(&self) -> &BTreeMap<String, String> {
+        &self.answers
+    }
+
+    /// Whether the provider reported the phone cannot receive messages.
+    #[must_use]
+    pub const fn is_unreachable(&self) -> bool {
+        self.unreachable
+    }
+
     /// Whether the lead must never be messaged.
     #[must_use]
     pub fn is_opted_out(&self) -> bool {
@@ -178,6 +199,9 @@ impl Aggregate for Lead {
                     workflow_id,
                     status: LeadStatus::Pending,
                     archived: false,
+                    status_before_opt_out: LeadStatus::Pending,
+                    answers: BTreeMap::new(),
+                    unreachable: false,
                 };
             }
             LeadEvent::LeadSourceAdded { source } => {
@@ -200,6 +224,7 @@ impl Aggregate for Lead {
                 }
                 if let Some(phone) = phone {
                     self.phone = phone;
+                    self.unreachable = false;
                 }
                 if let Some(email) = email {
                     self.email = email;
@@ -219,7 +244,13 @@ impl Aggregate for Lead {
             | LeadEvent::LeadStatusOverridden { to, .. } => {
                 self.status = to;
             }
-            LeadEvent::LeadOptedOut { .. } => self.status = LeadStatus::OptedOut,
+            LeadEvent::LeadOptedOut { from, .. } => {
+                self.status_before_opt_out = from;
+                self.status = LeadStatus::OptedOut;
+            }
+            LeadEvent::LeadResubscribed { to } => self.status = to,
+            LeadEvent::LeadAnswersRecorded { answers } => self.answers.extend(answers),
+            LeadEvent::LeadMarkedUnreachable { .. } => self.unreachable = true,
             LeadEvent::LeadArchived => self.archived = true,
             LeadEvent::LeadRestored => self.archived = false,
         }

@@ -9,7 +9,7 @@
 //! | `booked`          | `qualified` (appointment cancelled), `handed_off` |
 //! | `unresponsive`    | `in_conversation` (late reply)                 |
 //! | `handed_off`      | `in_conversation`                              |
-//! | `opted_out`       | nothing: final until a re-subscription feature exists |
+//! | `opted_out`       | nothing: only `Resubscribe` (START) leaves it, back to the status it had |
 //!
 //! Any status but `opted_out` reaches `opted_out` only through `OptOut`, never through
 //! `AdvanceStatus` or `OverrideStatus`. Operators may `OverrideStatus` between any two other

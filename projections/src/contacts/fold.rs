@@ -201,6 +201,8 @@ pub fn apply(rows: &mut HashMap<Uuid, ContactRow>, event: &RecordedEvent) -> any
         LeadEvent::LeadOptedOut { .. } => {
             row.status = domain::LeadStatus::OptedOut.as_str().to_string();
         }
+        LeadEvent::LeadResubscribed { to } => row.status = to.as_str().to_string(),
+        LeadEvent::LeadAnswersRecorded { .. } | LeadEvent::LeadMarkedUnreachable { .. } => {}
         LeadEvent::LeadArchived => row.archived = true,
         LeadEvent::LeadRestored => row.archived = false,
     }

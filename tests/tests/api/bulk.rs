@@ -277,7 +277,7 @@ async fn explicit_ids_apply_to_every_lead_that_accepts_and_list_the_ones_that_re
         job["failures"],
         json!([
             {"lead_id": b, "code": "opted_out_is_final",
-             "message": "the lead has opted out; its status can no longer change"},
+             "message": "the lead has opted out; only the lead re-subscribing (START) changes that"},
             {"lead_id": missing, "code": "not_found", "message": "no such lead"},
         ])
     );

@@ -1,0 +1,153 @@
+//! What can be asked of a conversation. Every command that may open the conversation names its
+//! lead and channel, so the first one starts it; times come from the caller's clock.
+
+use chrono::{DateTime, Utc};
+
+use crate::values::{LeadId, MessageId};
+use crate::Channel;
+
+use super::{AiTurn, DeliveryStatus, MessageContent, MessageOrigin};
+
+/// A command for the Conversation aggregate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConversationCommand {
+    /// Record a message from the lead; a provider id already seen records nothing.
+    ReceiveInbound {
+        /// The lead.
+        lead_id: LeadId,
+        /// The channel.
+        channel: Channel,
+        /// Our id for the message.
+        message_id: MessageId,
+        /// The provider that delivered it.
+        provider: String,
+        /// The provider's id: the deduplication key.
+        provider_message_id: String,
+        /// The text.
+        body: String,
+        /// When it arrived.
+        received_at: DateTime<Utc>,
+        /// Whether the AI should answer (the caller knows the lead and workflow); the
+        /// conversation adds its own condition: not handed off.
+        engage_ai: bool,
+    },
+    /// Put a message in the outbox.
+    QueueOutbound {
+        /// The lead.
+        lead_id: LeadId,
+        /// The channel.
+        channel: Channel,
+        /// Our id (and idempotency key).
+        message_id: MessageId,
+        /// What to send.
+        content: MessageContent,
+        /// Why.
+        origin: MessageOrigin,
+        /// Now.
+        now: DateTime<Utc>,
+    },
+    /// The provider accepted a message.
+    RecordSent {
+        /// The message.
+        message_id: MessageId,
+        /// The provider.
+        provider: String,
+        /// The provider's id.
+        provider_message_id: String,
+        /// When.
+        sent_at: DateTime<Utc>,
+    },
+    /// A send attempt failed transiently; try again at `retry_at`.
+    RecordSendAttemptFailed {
+        /// The message.
+        message_id: MessageId,
+        /// The provider's code.
+        code: Option<String>,
+        /// What went wrong.
+        error: String,
+        /// When to try again.
+        retry_at: DateTime<Utc>,
+    },
+    /// Sending failed for good.
+    RecordFailed {
+        /// The message.
+        message_id: MessageId,
+        /// The provider's code.
+        code: Option<String>,
+        /// What went wrong.
+        error: String,
+        /// The kind of failure (see the event).
+        reason: String,
+        /// When.
+        failed_at: DateTime<Utc>,
+    },
+    /// A provider's status report; only a further status is recorded.
+    RecordDeliveryStatus {
+        /// The message.
+        message_id: MessageId,
+        /// The reported status.
+        status: DeliveryStatus,
+        /// When the provider reported it.
+        at: DateTime<Utc>,
+        /// The provider's error code.
+        error_code: Option<String>,
+    },
+    /// Withdraw one queued message.
+    CancelMessage {
+        /// The message.
+        message_id: MessageId,
+        /// Why.
+        reason: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Withdraw every queued message and any expected AI reply (opt-out).
+    CancelPending {
+        /// Why.
+        reason: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Send a failed message again.
+    RetryMessage {
+        /// The message.
+        message_id: MessageId,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Record the model's answer and queue its reply, if any.
+    RecordAiTurn {
+        /// The turn (its `reply_message_id` names the reply when there is one).
+        turn: AiTurn,
+        /// The reply to queue.
+        reply: Option<MessageContent>,
+    },
+    /// The model gave no usable answer.
+    RecordAiFailure {
+        /// The inbound message being answered.
+        in_reply_to: MessageId,
+        /// What went wrong.
+        error: String,
+        /// When to try again; `None` gives up.
+        retry_at: Option<DateTime<Utc>>,
+    },
+    /// The AI will not answer this message after all.
+    SkipAiReply {
+        /// The inbound message.
+        in_reply_to: MessageId,
+        /// Why.
+        reason: String,
+    },
+    /// A human takes over (no event if already handed off).
+    HandOff {
+        /// Why.
+        reason: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The AI may answer again (no event if not handed off).
+    ResumeAi {
+        /// When.
+        at: DateTime<Utc>,
+    },
+}
