@@ -158,7 +158,7 @@ async fn measure_on(pool: &PgPool, options: &ImportBench) -> anyhow::Result<()> 
     for target in &targets {
         projections::runner::prepare(pool, target).await?;
     }
-    let (tenant, _) = TenantStore::new(pool.clone())
+    let (tenant, _) = TenantStore::new(pool.clone(), None)
         .create(
             "Import bench".to_string(),
             TenantSettings::default(),

@@ -10,7 +10,9 @@ use domain::values::{
     CustomFields, EmailAddress, LeadSource, MessageTemplate, PhoneNumber, Tag, WorkflowId,
     WorkflowName,
 };
-use domain::{Channel, NewLead, Workflow, WorkflowCommand, WorkflowDefinition};
+use domain::{
+    Channel, NewLead, QualificationQuestion, Workflow, WorkflowCommand, WorkflowDefinition,
+};
 use infrastructure::executor::{CommandExecutor, Existence};
 use infrastructure::tenants::{TenantSettings, TenantStore};
 
@@ -33,9 +35,10 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     if settings.admin_token.is_none() {
         settings.admin_token = Some(format!("demo-admin-{}", uuid::Uuid::new_v4().simple()));
     }
+    settings.use_local_secrets_key()?;
     let db = crate::server::open_database(&settings).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let tenants = TenantStore::new(db.pool.clone());
+    let tenants = TenantStore::new(db.pool.clone(), settings.secrets_key.clone());
     let existing = tenants
         .list()
         .await?
@@ -74,6 +77,23 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         "Try:  curl -H 'Authorization: Bearer {}' {base}/api/v1/leads",
         key.secret
     );
+    println!(
+        "Talk to a lead through the sandbox (built-in channel, rules-based AI); LEAD is an id"
+    );
+    println!("from the list above:");
+    println!(
+        "  curl -X POST -H 'Authorization: Bearer {}' {base}/api/v1/leads/LEAD/outreach",
+        key.secret
+    );
+    println!(
+        "  curl -X POST -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' \\\n    \
+         -d '{{\"body\": \"Hi, yes I am new\"}}' {base}/api/v1/sandbox/leads/LEAD/inbound",
+        key.secret
+    );
+    println!(
+        "  curl -H 'Authorization: Bearer {}' {base}/api/v1/leads/LEAD/conversation",
+        key.secret
+    );
     println!("Stop with Ctrl-C.");
     running.run_until_signal().await
 }
@@ -100,6 +120,18 @@ async fn seed(
         )?,
     );
     definition.description = "Qualifies website enquiries and books consultations.".to_string();
+    definition.qualification_questions = vec![
+        QualificationQuestion::parse(
+            "new_patient",
+            "Are you a new patient with us?",
+            ["yes", "new"],
+        )?,
+        QualificationQuestion::parse(
+            "timing",
+            "When would you like to come in?",
+            ["this week", "next week", "asap", "soon"],
+        )?,
+    ];
     executor
         .execute::<Workflow>(
             &ctx,

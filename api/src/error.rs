@@ -246,6 +246,29 @@ impl DomainRefusal for domain::WorkflowError {
     }
 }
 
+impl DomainRefusal for infrastructure::messaging::MessagingError {
+    fn to_api_error(&self) -> ApiError {
+        use domain::conversation::ConversationError as C;
+        use infrastructure::messaging::MessagingError as E;
+        match self {
+            E::Lead(error) => error.to_api_error(),
+            E::Conversation(C::WindowClosed { .. }) => {
+                ApiError::conflict("whatsapp_window_closed", self.to_string(), json!({}))
+            }
+            E::Conversation(C::NotRetryable(status)) => ApiError::conflict(
+                "not_retryable",
+                self.to_string(),
+                json!({ "status": status.as_str() }),
+            ),
+            E::Conversation(_) => ApiError::conflict("invalid_state", self.to_string(), json!({})),
+            E::OptedOut => ApiError::conflict("opted_out", self.to_string(), json!({})),
+            E::Archived => ApiError::conflict("archived", self.to_string(), json!({})),
+            E::NoPhone => ApiError::conflict("no_phone", self.to_string(), json!({})),
+            E::NoWorkflow(_) => ApiError::conflict("no_workflow", self.to_string(), json!({})),
+        }
+    }
+}
+
 /// Converts a [`ValueError`] for `field` into a 422.
 pub fn invalid(field: &'static str) -> impl Fn(ValueError) -> ApiError {
     move |error| ApiError::invalid_field(field, error)

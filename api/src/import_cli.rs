@@ -55,7 +55,7 @@ pub async fn run(settings: Settings, args: ImportArgs) -> anyhow::Result<()> {
         .parse()
         .map_err(|e| anyhow::anyhow!("--tenant: {e}"))?;
     let db = crate::server::open_database(&settings).await?;
-    let tenant = TenantStore::new(db.pool.clone())
+    let tenant = TenantStore::new(db.pool.clone(), settings.secrets_key.clone())
         .get(tenant_id)
         .await?
         .with_context(|| format!("--tenant: no tenant {tenant_id}"))?;

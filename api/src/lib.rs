@@ -13,6 +13,7 @@
 //! - [`settings`], [`telemetry`], [`state`]: configuration, logging, shared state.
 //! - [`demo`], [`bench`]: the demo data and the command benchmark behind the CLI.
 //! - [`bench_list`]: the lead list benchmark (HTTP beside raw SQL, database growth, deep pages).
+//! - [`bench_messaging`]: inbound webhook ingestion and AI reply latency, beside raw inserts.
 //! - [`progress`]: a progress bar on stderr for long CLI operations.
 //! - [`import_cli`], [`bench_import`]: `bookerbot leads import` and the CSV import benchmark.
 //! - [`seed`], [`bench_rebuild`]: synthetic tenants and leads, and the projection rebuild benchmark.
@@ -21,6 +22,7 @@ pub mod auth;
 pub mod bench;
 pub mod bench_import;
 pub mod bench_list;
+pub mod bench_messaging;
 pub mod bench_rebuild;
 pub mod body;
 pub mod demo;

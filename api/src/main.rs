@@ -100,6 +100,73 @@ struct Config {
         global = true
     )]
     import_max_bytes: u64,
+    /// Key sealing tenants' provider secrets and model keys: 64 hex characters or base64 of 32
+    /// bytes (`openssl rand -hex 32`). Without it no secret can be stored.
+    #[arg(
+        long,
+        env = "BOOKERBOT_SECRETS_KEY",
+        hide_env_values = true,
+        value_parser = api::settings::parse_secrets_key,
+        global = true
+    )]
+    secrets_key: Option<infrastructure::secrets::SecretBox>,
+    /// The public https base URL providers call: webhook signatures are checked against it and
+    /// Twilio status callback URLs are built from it.
+    #[arg(
+        long,
+        env = "BOOKERBOT_PUBLIC_URL",
+        value_parser = api::settings::parse_base_url,
+        global = true
+    )]
+    public_url: Option<String>,
+    /// Base URL of Twilio's REST API.
+    #[arg(
+        long,
+        env = "BOOKERBOT_TWILIO_API_BASE",
+        default_value = api::settings::DEFAULT_TWILIO_API_BASE,
+        value_parser = api::settings::parse_base_url,
+        global = true
+    )]
+    twilio_api_base: String,
+    /// Base URL of the Graph API serving the WhatsApp Cloud API.
+    #[arg(
+        long,
+        env = "BOOKERBOT_WHATSAPP_API_BASE",
+        default_value = api::settings::DEFAULT_WHATSAPP_API_BASE,
+        value_parser = api::settings::parse_base_url,
+        global = true
+    )]
+    whatsapp_api_base: String,
+    /// Graph API version of the WhatsApp Cloud API calls.
+    #[arg(
+        long,
+        env = "BOOKERBOT_WHATSAPP_API_VERSION",
+        default_value = api::settings::DEFAULT_WHATSAPP_API_VERSION,
+        global = true
+    )]
+    whatsapp_api_version: String,
+    /// A JSON price table for model calls (default: the built-in table).
+    #[arg(long, env = "BOOKERBOT_AI_PRICES", global = true)]
+    ai_prices: Option<PathBuf>,
+    /// How long a call to a message provider may take, in milliseconds.
+    #[arg(
+        long,
+        env = "BOOKERBOT_PROVIDER_TIMEOUT_MS",
+        default_value_t = api::settings::DEFAULT_PROVIDER_TIMEOUT_MS,
+        global = true
+    )]
+    provider_timeout_ms: u64,
+    /// How long a call to a conversation model may take, in milliseconds.
+    #[arg(
+        long,
+        env = "BOOKERBOT_MODEL_TIMEOUT_MS",
+        default_value_t = api::settings::DEFAULT_MODEL_TIMEOUT_MS,
+        global = true
+    )]
+    model_timeout_ms: u64,
+    /// Whether this instance sends messages and runs the model (any number of instances may).
+    #[arg(long, env = "BOOKERBOT_WORKERS", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    workers: bool,
 }
 
 impl Config {
@@ -115,6 +182,15 @@ impl Config {
             command_attempts: 10,
             run_projections: self.projections,
             import_max_bytes: self.import_max_bytes,
+            secrets_key: self.secrets_key.clone(),
+            public_url: self.public_url.clone(),
+            twilio_api_base: self.twilio_api_base.clone(),
+            whatsapp_api_base: self.whatsapp_api_base.clone(),
+            whatsapp_api_version: self.whatsapp_api_version.clone(),
+            ai_prices_path: self.ai_prices.clone(),
+            provider_timeout: Duration::from_millis(self.provider_timeout_ms),
+            model_timeout: Duration::from_millis(self.model_timeout_ms),
+            run_workers: self.workers,
         }
     }
 }
@@ -176,12 +252,17 @@ enum BenchCommand {
     List(api::bench_list::ListBench),
     /// Rebuild of contacts versus merely reading the same events (COPY).
     Rebuild(api::bench_rebuild::RebuildBench),
+    /// Signed Twilio inbound webhooks from concurrent clients versus raw event inserts.
+    Webhooks(api::bench_messaging::WebhooksBench),
+    /// Latency from a lead's inbound message until the AI's reply is queued.
+    Replies(api::bench_messaging::RepliesBench),
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     api::telemetry::init(cli.config.log_format, &cli.config.log);
+    infrastructure::http_client::install_crypto_provider();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -278,6 +359,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => api::bench::run_commands(settings, options)
             .await
             .context("The benchmark failed"),
+        Command::Bench {
+            command: BenchCommand::Webhooks(options),
+        } => api::bench_messaging::run_webhooks(settings, options)
+            .await
+            .context("The webhook benchmark failed"),
+        Command::Bench {
+            command: BenchCommand::Replies(options),
+        } => api::bench_messaging::run_replies(settings, options)
+            .await
+            .context("The reply benchmark failed"),
     }
 }
 

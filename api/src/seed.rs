@@ -167,7 +167,7 @@ async fn create_tenant(pool: &PgPool, seed: u64, index: u32) -> anyhow::Result<S
         default_country: Some(CountryCode::parse(country)?),
         ..TenantSettings::default()
     };
-    let (tenant, key) = TenantStore::new(pool.clone())
+    let (tenant, key) = TenantStore::new(pool.clone(), None)
         .create(name.clone(), settings, now)
         .await?;
     let executor = CommandExecutor::new(pool.clone(), 10);

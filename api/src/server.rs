@@ -72,6 +72,7 @@ pub fn app(state: AppState) -> impl Endpoint {
     Route::new()
         .at("/api/openapi.json", spec)
         .nest("/docs", docs)
+        .nest("/webhooks", routes::webhooks::routes())
         .nest("/", api)
         .with(RequestContext)
         .data(state)
@@ -144,8 +145,14 @@ pub async fn start(
         .first()
         .and_then(|a| a.as_socket_addr().copied())
         .context("The listener has no address")?;
-    let state = AppState::new(pool, clock, settings);
+    let state = AppState::new(pool, clock, settings)?;
     runners.push(crate::job_runner::spawn(state.clone(), shutdown_rx.clone()));
+    if state.settings.run_workers {
+        runners.push(tokio::spawn(infrastructure::messaging::workers::run(
+            state.messaging.clone(),
+            shutdown_rx.clone(),
+        )));
+    }
     let mut stop = shutdown_rx.clone();
     let server = tokio::spawn(
         poem::Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(

@@ -1,11 +1,17 @@
-//! What every handler shares: the pool, the command executor, tenants, the clock, settings.
+//! What every handler shares: the pool, the command executor, tenants, the clock, settings, and
+//! the messaging use cases.
 
 use std::sync::Arc;
 
+use anyhow::Context;
 use application::{Actor, Clock, CommandContext};
 use cqrs_es::Aggregate;
 use domain::values::TenantId;
+use infrastructure::ai::prices::PriceTable;
+use infrastructure::channels::{ChannelRouter, ProviderEndpoints, SandboxChannel};
 use infrastructure::executor::{CommandExecutor, Existence};
+use infrastructure::http_client::provider_client;
+use infrastructure::messaging::{Messaging, MessagingSettings, ModelRouter};
 use infrastructure::tenants::TenantStore;
 use projections::status::WaitOutcome;
 use sqlx::PgPool;
@@ -15,6 +21,53 @@ use crate::error::{ApiError, DomainRefusal};
 use crate::middleware::RequestId;
 use crate::responses::CommandResult;
 use crate::settings::Settings;
+
+/// The messaging use cases over the configured providers and models.
+fn messaging(
+    pool: &PgPool,
+    executor: &CommandExecutor,
+    tenants: &TenantStore,
+    clock: &Arc<dyn Clock>,
+    settings: &Settings,
+) -> anyhow::Result<Messaging> {
+    let prices = match &settings.ai_prices_path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("Failed to read the AI price table {}", path.display()))?;
+            PriceTable::from_json(&text)
+                .with_context(|| format!("Invalid AI price table {}", path.display()))?
+        }
+        None => PriceTable::builtin(),
+    };
+    let provider_client = provider_client(settings.provider_timeout)?;
+    let model_client = provider_client_for_models(settings)?;
+    let channels = ChannelRouter::new(
+        provider_client,
+        ProviderEndpoints {
+            twilio_api_base: settings.twilio_api_base.clone(),
+            whatsapp_api_base: settings.whatsapp_api_base.clone(),
+            whatsapp_api_version: settings.whatsapp_api_version.clone(),
+        },
+        tenants.clone(),
+        SandboxChannel::new(pool.clone(), clock.clone()),
+    );
+    let mut messaging_settings = MessagingSettings::new(projections::tasks::live_table());
+    messaging_settings.public_url = settings.public_url.clone();
+    messaging_settings.model_timeout = settings.model_timeout;
+    Ok(Messaging {
+        executor: executor.clone(),
+        tenants: tenants.clone(),
+        channels,
+        models: ModelRouter::new(model_client, tenants.clone(), Arc::new(prices)),
+        clock: clock.clone(),
+        settings: messaging_settings,
+    })
+}
+
+/// Models may take longer than providers: their client times out with the model timeout.
+fn provider_client_for_models(settings: &Settings) -> anyhow::Result<reqwest::Client> {
+    provider_client(settings.model_timeout)
+}
 
 /// Shared application state (cheap to clone).
 #[derive(Debug, Clone)]
@@ -29,18 +82,24 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Configuration.
     pub settings: Arc<Settings>,
+    /// Conversations: inbound, outbox, AI, opt-out.
+    pub messaging: Messaging,
 }
 
 impl AppState {
-    /// State over `pool`.
-    pub fn new(pool: PgPool, clock: Arc<dyn Clock>, settings: Settings) -> Self {
-        Self {
-            executor: CommandExecutor::new(pool.clone(), settings.command_attempts),
-            tenants: TenantStore::new(pool.clone()),
+    /// State over `pool`; fails only when the configured AI price table cannot be read.
+    pub fn new(pool: PgPool, clock: Arc<dyn Clock>, settings: Settings) -> anyhow::Result<Self> {
+        let executor = CommandExecutor::new(pool.clone(), settings.command_attempts);
+        let tenants = TenantStore::new(pool.clone(), settings.secrets_key.clone());
+        let messaging = messaging(&pool, &executor, &tenants, &clock, &settings)?;
+        Ok(Self {
+            executor,
+            tenants,
             pool,
             clock,
             settings: Arc::new(settings),
-        }
+            messaging,
+        })
     }
 
     /// The context for a command issued by `caller` on behalf of `tenant`.

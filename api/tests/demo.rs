@@ -53,7 +53,7 @@ async fn the_demo_comes_up_on_the_embedded_postgres_and_serves_docs_and_its_lead
     }
     let key = key.expect("the demo prints an API key");
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
+    let client = infrastructure::http_client::provider_client(Duration::from_secs(30)).unwrap();
     let docs = client.get(format!("{base}/docs")).send().await.unwrap();
     assert_eq!(docs.status(), 200);
     let mut total = 0;

@@ -10,7 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 
 /// The migrations, in order. Never edit one that has been released: add a new one.
-const MIGRATIONS: [(i64, &str, &str); 5] = [
+const MIGRATIONS: [(i64, &str, &str); 7] = [
     (
         1,
         "event store",
@@ -35,6 +35,16 @@ const MIGRATIONS: [(i64, &str, &str); 5] = [
         5,
         "jobs and tags",
         include_str!("../../migrations/0005_jobs_and_tags.sql"),
+    ),
+    (
+        6,
+        "tenant channels",
+        include_str!("../../migrations/0006_tenant_channels.sql"),
+    ),
+    (
+        7,
+        "messaging",
+        include_str!("../../migrations/0007_messaging.sql"),
     ),
 ];
 

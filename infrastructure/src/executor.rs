@@ -75,6 +75,23 @@ pub enum CommandError<E> {
     Database(anyhow::Error),
 }
 
+impl<E> CommandError<E> {
+    /// The same error with the aggregate's refusal turned into another type, for use cases
+    /// that command several aggregates and answer with one error type.
+    pub fn map_rejection<F>(self, into: impl FnOnce(E) -> F) -> CommandError<F> {
+        match self {
+            Self::Rejected(error) => CommandError::Rejected(into(error)),
+            Self::NotFound => CommandError::NotFound,
+            Self::Taken { field, existing_id } => CommandError::Taken { field, existing_id },
+            Self::InvalidReference { field, reason } => {
+                CommandError::InvalidReference { field, reason }
+            }
+            Self::Conflict => CommandError::Conflict,
+            Self::Database(error) => CommandError::Database(error),
+        }
+    }
+}
+
 impl<E> From<StoreError> for CommandError<E> {
     fn from(error: StoreError) -> Self {
         match error {

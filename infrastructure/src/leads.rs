@@ -36,7 +36,7 @@ pub async fn capture(
         .await
 }
 
-async fn capture_in(
+pub(crate) async fn capture_in(
     conn: &mut PgConnection,
     ctx: &CommandContext,
     lead: NewLead,

@@ -11,7 +11,11 @@
 //! - [`lead_import`]: CSV import of leads in batches, resumable and safe to send again.
 //! - [`lead_phones`]: the one-lead-per-phone reservation written with the lead's events.
 //! - [`leads`]: lead use cases that span the aggregate and the phone reservation.
+//! - [`messaging`]: conversations in motion: inbound, outbox, the AI orchestrator, opt-out.
+//! - [`channels`]: provider adapters (Twilio, WhatsApp Cloud API, sandbox) and routing.
+//! - [`ai`]: conversation models (rules engine, OpenAI-compatible).
 //! - [`tenants`]: tenant configuration and API keys.
+//! - [`secrets`]: AES-256-GCM sealing of the secrets tenants store (provider tokens, model keys).
 //! - [`jobs`]: background jobs (bulk actions): claim, lease, progress, failures.
 //! - [`bulk`]: one bulk action applied to a chunk of leads.
 //! - [`tags`]: a tenant's tag definitions (colours).
@@ -30,7 +34,9 @@ pub mod lead_import;
 pub mod lead_phones;
 pub mod leads;
 pub mod locate;
+pub mod messaging;
 pub mod metadata;
+pub mod secrets;
 pub mod tags;
 pub mod tenants;
 pub mod ttl_cache;

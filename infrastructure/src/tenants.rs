@@ -3,18 +3,41 @@
 //!
 //! API keys are long random secrets, so a fast hash is as safe as a slow one: only their SHA-256
 //! is stored and a presented key is looked up by its hash (an indexed equality), cached briefly.
+//!
+//! A tenant's provider accounts and model key are sealed with the server's [`SecretBox`] before
+//! they are stored ([`channels`], [`ai`]); reading a tenant shows only whether each secret is set,
+//! and [`TenantStore::channel_credentials`] / [`TenantStore::ai_settings`] open them for the
+//! adapters.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use domain::values::{BusinessHours, CountryCode, QuietHours, TenantId, Timezone};
+use domain::values::{
+    BusinessHours, CountryCode, EmailAddress, PhoneNumber, QuietHours, TenantId, Timezone,
+};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::channels::ChannelCredentials;
+use crate::secrets::SecretBox;
 use crate::ttl_cache::TtlCache;
+
+pub mod ai;
+pub mod channels;
+mod error;
+mod sealing;
+mod stored;
+
+pub use ai::{AiPatch, AiSettings, AiView};
+pub use channels::{
+    ChannelsPatch, ChannelsView, TwilioPatch, TwilioView, WhatsAppCloudPatch, WhatsAppCloudView,
+};
+pub use error::TenantChangeError;
+use sealing::Sealer;
+use stored::StoredTenant;
 
 /// A tenant's configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +56,16 @@ pub struct Tenant {
     pub business_hours: BusinessHours,
     /// Hours in which a recipient may be messaged, in their local time.
     pub quiet_hours: QuietHours,
+    /// Provider accounts (ids and senders; secrets only as "is set").
+    pub channels: ChannelsView,
+    /// The conversation model (without its key); `None`: the built-in rules engine answers.
+    pub ai: Option<AiView>,
+    /// Who is emailed about handoffs.
+    pub admin_email: Option<EmailAddress>,
+    /// Who is texted about handoffs and named in HELP replies.
+    pub admin_phone: Option<PhoneNumber>,
+    /// Where handoff notifications are POSTed (an http or https URL).
+    pub webhook_url: Option<String>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last changed.
@@ -54,6 +87,16 @@ pub struct TenantSettings {
     pub business_hours: Option<BusinessHours>,
     /// Quiet hours.
     pub quiet_hours: Option<QuietHours>,
+    /// Changes to provider accounts.
+    pub channels: ChannelsPatch,
+    /// The model: `Some(None)` removes it, `Some(Some(patch))` merges into it or sets it up.
+    pub ai: Option<Option<AiPatch>>,
+    /// Handoff email: `Some(None)` removes it.
+    pub admin_email: Option<Option<EmailAddress>>,
+    /// Handoff phone: `Some(None)` removes it.
+    pub admin_phone: Option<Option<PhoneNumber>>,
+    /// Handoff webhook URL (already checked to be http or https): `Some(None)` removes it.
+    pub webhook_url: Option<Option<String>>,
 }
 
 /// A freshly issued key: the only time the secret is ever seen.
@@ -95,41 +138,40 @@ pub struct KeyOwner {
     pub key_id: Uuid,
 }
 
-type TenantRow = (
-    Uuid,
-    String,
-    String,
-    String,
-    String,
-    serde_json::Value,
-    serde_json::Value,
-    DateTime<Utc>,
-    DateTime<Utc>,
-);
-
-const TENANT_COLUMNS: &str = "id, name, brand_name, timezone, default_country, business_hours, \
-                              quiet_hours, created_at, updated_at";
-
 /// How long a key lookup or a tenant's settings are trusted without asking the database again.
 const CACHE_TTL: Duration = Duration::from_secs(10);
 
 type KeyRow = (Uuid, String, String, DateTime<Utc>, Option<DateTime<Utc>>);
 
+/// A tenant's secrets, opened, for the adapters.
+#[derive(Debug, Clone)]
+struct Opened {
+    tenant: TenantId,
+    channels: ChannelCredentials,
+    ai: Option<AiSettings>,
+}
+
 /// Tenants and keys, over the pool.
 #[derive(Debug, Clone)]
 pub struct TenantStore {
     pool: PgPool,
+    secrets: Option<SecretBox>,
     keys: TtlCache<[u8; 32], KeyOwner>,
     tenants: TtlCache<TenantId, Tenant>,
+    opened: TtlCache<TenantId, Opened>,
 }
 
 impl TenantStore {
-    /// A store over `pool`.
-    pub fn new(pool: PgPool) -> Self {
+    /// A store over `pool` sealing secrets with `secrets`. Without a key, tenants are read and
+    /// changed as usual, but a change that gives a secret is refused
+    /// ([`TenantChangeError::NoSecretsKey`]) and stored secrets cannot be opened.
+    pub fn new(pool: PgPool, secrets: Option<SecretBox>) -> Self {
         Self {
             pool,
+            secrets,
             keys: TtlCache::new(CACHE_TTL),
             tenants: TtlCache::new(CACHE_TTL),
+            opened: TtlCache::new(CACHE_TTL),
         }
     }
 
@@ -139,37 +181,21 @@ impl TenantStore {
         name: String,
         settings: TenantSettings,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<(Tenant, IssuedKey)> {
-        let tenant = Tenant {
-            id: TenantId::new(),
-            brand_name: settings.brand_name.unwrap_or_else(|| name.clone()),
-            name,
-            timezone: settings.timezone.unwrap_or_default(),
-            default_country: settings.default_country.unwrap_or_default(),
-            business_hours: settings.business_hours.unwrap_or_default(),
-            quiet_hours: settings.quiet_hours.unwrap_or_default(),
-            created_at: now,
-            updated_at: now,
-        };
+    ) -> Result<(Tenant, IssuedKey), TenantChangeError> {
+        let stored = StoredTenant::new(TenantId::new(), name, now).apply(
+            settings,
+            self.secrets.as_ref(),
+            now,
+        )?;
         let mut tx = self.pool.begin().await.context("Failed to begin")?;
-        sqlx::query(&format!(
-            "INSERT INTO tenants ({TENANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        ))
-        .bind(tenant.id.as_uuid())
-        .bind(&tenant.name)
-        .bind(&tenant.brand_name)
-        .bind(tenant.timezone.as_str())
-        .bind(tenant.default_country.as_str())
-        .bind(serde_json::to_value(tenant.business_hours).context("Failed to encode hours")?)
-        .bind(serde_json::to_value(tenant.quiet_hours).context("Failed to encode hours")?)
-        .bind(tenant.created_at)
-        .bind(tenant.updated_at)
-        .execute(&mut *tx)
-        .await
-        .context("Failed to insert a tenant")?;
-        let key = insert_key(&mut tx, tenant.id, "default", now).await?;
+        stored
+            .bind(sqlx::query(&stored::insert_sql()))?
+            .execute(&mut *tx)
+            .await
+            .context("Failed to insert a tenant")?;
+        let key = insert_key(&mut tx, stored.id, "default", now).await?;
         tx.commit().await.context("Failed to commit a new tenant")?;
-        Ok((tenant, key))
+        Ok((stored.view(), key))
     }
 
     /// The tenant `id`, if it exists (cached briefly: it is read on every capture).
@@ -177,14 +203,7 @@ impl TenantStore {
         if let Some(tenant) = self.tenants.get(&id) {
             return Ok(Some(tenant));
         }
-        let row: Option<TenantRow> = sqlx::query_as(&format!(
-            "SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1"
-        ))
-        .bind(id.as_uuid())
-        .fetch_optional(&self.pool)
-        .await
-        .context("Failed to load a tenant")?;
-        let tenant = row.map(tenant_from_row).transpose()?;
+        let tenant = self.load(id).await?.map(|stored| stored.view());
         if let Some(tenant) = &tenant {
             self.tenants.insert(id, tenant.clone());
         }
@@ -193,52 +212,95 @@ impl TenantStore {
 
     /// Every tenant, oldest first.
     pub async fn list(&self) -> anyhow::Result<Vec<Tenant>> {
-        let rows: Vec<TenantRow> = sqlx::query_as(&format!(
-            "SELECT {TENANT_COLUMNS} FROM tenants ORDER BY created_at, id"
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM tenants ORDER BY created_at, id",
+            stored::select_columns()
         ))
         .fetch_all(&self.pool)
         .await
         .context("Failed to list tenants")?;
-        rows.into_iter().map(tenant_from_row).collect()
+        rows.iter()
+            .map(|row| StoredTenant::from_row(row).map(|stored| stored.view()))
+            .collect()
     }
 
-    /// Applies `patch` to tenant `id`; `None` if there is no such tenant.
+    /// Applies `patch` to tenant `id`; `None` if there is no such tenant. Provider accounts and
+    /// the model merge setting by setting; a provider set up for the first time must be given
+    /// complete ([`TenantChangeError::Required`]).
     pub async fn update(
         &self,
         id: TenantId,
         patch: TenantSettings,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<Option<Tenant>> {
-        let business_hours = patch
-            .business_hours
-            .map(serde_json::to_value)
-            .transpose()
-            .context("Failed to encode hours")?;
-        let quiet_hours = patch
-            .quiet_hours
-            .map(serde_json::to_value)
-            .transpose()
-            .context("Failed to encode hours")?;
-        let row: Option<TenantRow> = sqlx::query_as(&format!(
-            "UPDATE tenants SET name = COALESCE($2, name), brand_name = COALESCE($3, brand_name), \
-               timezone = COALESCE($4, timezone), default_country = COALESCE($5, default_country), \
-               business_hours = COALESCE($6, business_hours), quiet_hours = COALESCE($7, quiet_hours), \
-               updated_at = $8 \
-             WHERE id = $1 RETURNING {TENANT_COLUMNS}"
+    ) -> Result<Option<Tenant>, TenantChangeError> {
+        let mut tx = self.pool.begin().await.context("Failed to begin")?;
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM tenants WHERE id = $1 FOR UPDATE",
+            stored::select_columns()
         ))
         .bind(id.as_uuid())
-        .bind(patch.name)
-        .bind(patch.brand_name)
-        .bind(patch.timezone.as_ref().map(Timezone::as_str))
-        .bind(patch.default_country.as_ref().map(CountryCode::as_str))
-        .bind(business_hours)
-        .bind(quiet_hours)
-        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await
+        .context("Failed to load a tenant")?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let stored = StoredTenant::from_row(&row)?.apply(patch, self.secrets.as_ref(), now)?;
+        stored
+            .bind(sqlx::query(&stored::update_sql()))?
+            .execute(&mut *tx)
+            .await
+            .context("Failed to update a tenant")?;
+        tx.commit().await.context("Failed to commit a tenant")?;
+        self.tenants.evict_where(|tenant| tenant.id == id);
+        self.opened.evict_where(|opened| opened.tenant == id);
+        Ok(Some(stored.view()))
+    }
+
+    /// The tenant's provider accounts with their secrets opened, for the channel adapters
+    /// (cached briefly). An error when the tenant does not exist or its secrets cannot be
+    /// opened (no key, or another key than the one that sealed them).
+    pub async fn channel_credentials(
+        &self,
+        tenant: TenantId,
+    ) -> anyhow::Result<ChannelCredentials> {
+        Ok(self.opened(tenant).await?.channels)
+    }
+
+    /// The tenant's model with its key opened, for the model adapter (cached briefly); `None`
+    /// when it has none and the built-in rules engine answers.
+    pub async fn ai_settings(&self, tenant: TenantId) -> anyhow::Result<Option<AiSettings>> {
+        Ok(self.opened(tenant).await?.ai)
+    }
+
+    async fn opened(&self, tenant: TenantId) -> anyhow::Result<Opened> {
+        if let Some(opened) = self.opened.get(&tenant) {
+            return Ok(opened);
+        }
+        let stored = self
+            .load(tenant)
+            .await?
+            .with_context(|| format!("No tenant {tenant}"))?;
+        let sealer = Sealer::new(self.secrets.as_ref(), tenant);
+        let opened = Opened {
+            tenant,
+            channels: stored.channels.open(&sealer)?,
+            ai: stored.ai.as_ref().map(|ai| ai.open(&sealer)).transpose()?,
+        };
+        self.opened.insert(tenant, opened.clone());
+        Ok(opened)
+    }
+
+    async fn load(&self, id: TenantId) -> anyhow::Result<Option<StoredTenant>> {
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM tenants WHERE id = $1",
+            stored::select_columns()
+        ))
+        .bind(id.as_uuid())
         .fetch_optional(&self.pool)
         .await
-        .context("Failed to update a tenant")?;
-        self.tenants.evict_where(|tenant| tenant.id == id);
-        row.map(tenant_from_row).transpose()
+        .context("Failed to load a tenant")?;
+        row.as_ref().map(StoredTenant::from_row).transpose()
     }
 
     /// Issues a new key for `tenant`.
@@ -357,31 +419,4 @@ async fn insert_key(
 
 fn hash_key(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
-}
-
-fn tenant_from_row(row: TenantRow) -> anyhow::Result<Tenant> {
-    let (
-        id,
-        name,
-        brand_name,
-        timezone,
-        country,
-        business_hours,
-        quiet_hours,
-        created_at,
-        updated_at,
-    ) = row;
-    Ok(Tenant {
-        id: TenantId::from_uuid(id),
-        name,
-        brand_name,
-        timezone: Timezone::parse(&timezone)
-            .with_context(|| format!("Stored timezone {timezone}"))?,
-        default_country: CountryCode::parse(&country)
-            .with_context(|| format!("Stored country {country}"))?,
-        business_hours: serde_json::from_value(business_hours).context("Stored business hours")?,
-        quiet_hours: serde_json::from_value(quiet_hours).context("Stored quiet hours")?,
-        created_at,
-        updated_at,
-    })
 }

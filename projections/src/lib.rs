@@ -11,12 +11,16 @@
 //! - [`status`]: position and lag of each target; waiting for a position (read your writes).
 //! - [`contacts`]: a row per lead, with the list query.
 //! - [`workflows`]: a row per workflow with lead counts per status.
+//! - [`conversations`]: every message of a lead's threads, with delivery and AI turns.
+//! - [`tasks`]: due work (outbox sends, AI replies) for the workers to claim.
 
 pub mod contacts;
+pub mod conversations;
 pub mod projection;
 pub mod rebuild;
 pub mod runner;
 pub mod status;
+pub mod tasks;
 pub mod workflows;
 
 pub use projection::{Projection, Target};
@@ -28,5 +32,7 @@ pub fn all() -> Vec<Target> {
     vec![
         Target::live(Arc::new(contacts::ContactsProjection)),
         Target::live(Arc::new(workflows::WorkflowsProjection)),
+        Target::live(Arc::new(conversations::ConversationsProjection)),
+        Target::live(Arc::new(tasks::TasksProjection)),
     ]
 }

@@ -58,6 +58,8 @@ impl TestDb {
     /// Like [`TestDb::new`], with a pool of `max_connections` (for tests that hold many
     /// transactions open at once).
     pub async fn with_pool_size(max_connections: u32) -> Self {
+        // Tests call providers' fakes and servers with reqwest, built without a TLS provider.
+        infrastructure::http_client::install_crypto_provider();
         let server = server().await;
         let name = format!("bbtest_{}", uuid::Uuid::new_v4().simple());
         let url = server.database_url(&name);

@@ -30,7 +30,7 @@ use projections::{Projection, Target};
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::watch;
 
-const LIVE_CONTACTS: &str = "rm_contacts_v2";
+const LIVE_CONTACTS: &str = "rm_contacts_v3";
 const LIVE_WORKFLOWS: &str = "rm_workflows_v1";
 
 // ---------------------------------------------------------------------------------------------

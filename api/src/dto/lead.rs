@@ -218,8 +218,10 @@ pub struct LeadDto {
     pub last_activity_at: DateTime<Utc>,
     /// Last message in either direction.
     pub last_message_at: Option<DateTime<Utc>>,
-    /// Last message sent to the lead.
+    /// Last message sent to the lead (accepted by the provider).
     pub last_contacted_at: Option<DateTime<Utc>>,
+    /// Last message from the lead.
+    pub last_inbound_at: Option<DateTime<Utc>>,
     /// Follow-ups sent so far.
     pub follow_ups_sent: i32,
     /// Archived leads are hidden from lists unless asked for.
@@ -245,6 +247,7 @@ impl From<ContactRow> for LeadDto {
             last_activity_at: row.last_activity_at,
             last_message_at: row.last_message_at,
             last_contacted_at: row.last_contacted_at,
+            last_inbound_at: row.last_inbound_at,
             follow_ups_sent: row.follow_ups_sent,
             archived: row.archived,
         }

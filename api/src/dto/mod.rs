@@ -2,11 +2,13 @@
 //! parse them into domain values, naming the field that was wrong.
 
 pub mod bulk;
+pub mod conversation;
 pub mod hours;
 pub mod import;
 pub mod job;
 pub mod lead;
 pub mod lead_filter;
+pub mod message;
 pub mod tag;
 pub mod tenant;
 pub mod workflow;

@@ -1,19 +1,24 @@
 //! Bodies of `/api/v1/tenants`: a tenant's settings in and out, and its API keys. Requests hold
-//! primitives; the `TryFrom`s here parse them into domain values and name the exact field that
-//! was refused (`timezone`, `business_hours.monday.start`, `quiet_hours`).
+//! primitives; the parsers here turn them into domain values and name the exact field that
+//! was refused (`timezone`, `business_hours.monday.start`, `channels.twilio.account_sid`).
+//! Provider accounts and the model are in [`channels`].
 
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use domain::values::{CountryCode, QuietHours, Timezone, ValueError};
+use domain::values::{CountryCode, EmailAddress, PhoneNumber, QuietHours, Timezone, ValueError};
 use infrastructure::tenants::{ApiKeyInfo, IssuedKey, Tenant, TenantSettings};
-use poem_openapi::types::Example;
+use poem_openapi::types::{Example, MaybeUndefined};
 use poem_openapi::Object;
 use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::dto::hours::{BusinessHoursDto, TimeRangeDto};
 use crate::error::ApiError;
+
+pub mod channels;
+
+use channels::{maybe, AiDto, AiRequest, ChannelsDto, ChannelsRequest};
 
 /// Longest tenant or brand name, in characters.
 const MAX_NAME_LEN: usize = 200;
@@ -40,6 +45,22 @@ pub struct TenantDto {
     pub business_hours: BusinessHoursDto,
     /// The window of a recipient's local day in which messages may be sent.
     pub quiet_hours: TimeRangeDto,
+    /// The provider accounts messages are sent through. Secrets are never shown, only whether
+    /// each is set. Without any provider, messages go to the sandbox channel.
+    pub channels: ChannelsDto,
+    /// The conversation model that answers leads (its API key is never shown); `null`: the
+    /// built-in rules engine answers.
+    #[oai(nullable)]
+    pub ai: Option<AiDto>,
+    /// Where handoff notifications are emailed; `null` when not set.
+    #[oai(nullable)]
+    pub admin_email: Option<String>,
+    /// Who is texted about handoffs and named in HELP replies, E.164; `null` when not set.
+    #[oai(nullable)]
+    pub admin_phone: Option<String>,
+    /// Where handoff notifications are POSTed as JSON; `null` when not set.
+    #[oai(nullable)]
+    pub webhook_url: Option<String>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last changed.
@@ -56,6 +77,11 @@ impl From<&Tenant> for TenantDto {
             default_country: tenant.default_country.as_str().to_owned(),
             business_hours: BusinessHoursDto::from(&tenant.business_hours),
             quiet_hours: TimeRangeDto::from(tenant.quiet_hours.allowed()),
+            channels: ChannelsDto::from(&tenant.channels),
+            ai: tenant.ai.as_ref().map(AiDto::from),
+            admin_email: tenant.admin_email.as_ref().map(|e| e.as_str().to_owned()),
+            admin_phone: tenant.admin_phone.as_ref().map(|p| p.as_str().to_owned()),
+            webhook_url: tenant.webhook_url.clone(),
             created_at: tenant.created_at,
             updated_at: tenant.updated_at,
         }
@@ -82,6 +108,17 @@ pub struct CreateTenantRequest {
     pub business_hours: Option<BusinessHoursDto>,
     /// Sending window in the recipient's local time; defaults to 08:00 to 21:00.
     pub quiet_hours: Option<TimeRangeDto>,
+    /// Provider accounts to set up (each complete, see `TenantChannelsChange`); none by default.
+    pub channels: Option<ChannelsRequest>,
+    /// The conversation model; by default none (the built-in rules engine answers).
+    pub ai: Option<AiRequest>,
+    /// Where handoff notifications are emailed.
+    pub admin_email: Option<String>,
+    /// Who is texted about handoffs and named in HELP replies; national numbers are read in
+    /// `default_country`.
+    pub admin_phone: Option<String>,
+    /// Where handoff notifications are POSTed (an absolute http or https URL).
+    pub webhook_url: Option<String>,
 }
 
 impl Example for CreateTenantRequest {
@@ -96,6 +133,11 @@ impl Example for CreateTenantRequest {
                 start: "08:00".into(),
                 end: "20:00".into(),
             }),
+            channels: None,
+            ai: None,
+            admin_email: Some("frontdesk@acme-dental.example".into()),
+            admin_phone: Some("020 7946 0000".into()),
+            webhook_url: None,
         }
     }
 }
@@ -122,11 +164,39 @@ impl TryFrom<CreateTenantRequest> for NewTenant {
             body.business_hours,
             body.quiet_hours,
         )?;
+        let country = settings.default_country.unwrap_or_default();
+        let settings = TenantSettings {
+            channels: body
+                .channels
+                .map(ChannelsRequest::parse)
+                .transpose()?
+                .unwrap_or_default(),
+            ai: body.ai.map(AiRequest::parse).transpose()?.map(Some),
+            admin_email: body
+                .admin_email
+                .as_deref()
+                .map(email)
+                .transpose()?
+                .map(Some),
+            admin_phone: body
+                .admin_phone
+                .map(|p| phone(&p, country))
+                .transpose()?
+                .map(Some),
+            webhook_url: body
+                .webhook_url
+                .map(|url| channels::http_url("webhook_url", &url))
+                .transpose()?
+                .map(Some),
+            ..settings
+        };
         Ok(Self { name, settings })
     }
 }
 
-/// A change to a tenant: only the fields given change (`null` also leaves a field as it is).
+/// A change to a tenant: only the fields given change. `null` leaves `name` to `quiet_hours`
+/// as they are; it removes `ai`, `admin_email`, `admin_phone`, `webhook_url` and, inside
+/// `channels`, a provider.
 #[derive(Debug, Clone, Default, Object, Deserialize)]
 #[oai(deny_unknown_fields)]
 #[serde(deny_unknown_fields)]
@@ -152,21 +222,67 @@ pub struct UpdateTenantRequest {
     /// New sending window.
     #[serde(default)]
     pub quiet_hours: Option<TimeRangeDto>,
+    /// Changes to provider accounts: per provider, an object changes the settings it names (a
+    /// provider set up for the first time needs all its required ones) and `null` removes it.
+    #[serde(default)]
+    pub channels: Option<ChannelsRequest>,
+    /// Changes to the conversation model (settings left out keep their value), or `null` to
+    /// remove it and let the built-in rules engine answer.
+    #[oai(nullable)]
+    #[serde(default)]
+    pub ai: MaybeUndefined<AiRequest>,
+    /// New handoff email, or `null` to remove it.
+    #[oai(nullable)]
+    #[serde(default)]
+    pub admin_email: MaybeUndefined<String>,
+    /// New handoff phone (national numbers are read in the tenant's default country, the new
+    /// one if this request changes it), or `null` to remove it.
+    #[oai(nullable)]
+    #[serde(default)]
+    pub admin_phone: MaybeUndefined<String>,
+    /// New handoff webhook URL (absolute http or https), or `null` to remove it.
+    #[oai(nullable)]
+    #[serde(default)]
+    pub webhook_url: MaybeUndefined<String>,
 }
 
-impl TryFrom<UpdateTenantRequest> for TenantSettings {
-    type Error = ApiError;
-
-    fn try_from(body: UpdateTenantRequest) -> Result<Self, Self::Error> {
-        settings(
-            body.name,
-            body.brand_name,
-            body.timezone,
-            body.default_country,
-            body.business_hours,
-            body.quiet_hours,
-        )
+impl UpdateTenantRequest {
+    /// The checked change to a tenant whose default country is now `current_country`.
+    pub fn parse(self, current_country: CountryCode) -> Result<TenantSettings, ApiError> {
+        let settings = settings(
+            self.name,
+            self.brand_name,
+            self.timezone,
+            self.default_country,
+            self.business_hours,
+            self.quiet_hours,
+        )?;
+        let country = settings.default_country.unwrap_or(current_country);
+        Ok(TenantSettings {
+            channels: self
+                .channels
+                .map(ChannelsRequest::parse)
+                .transpose()?
+                .unwrap_or_default(),
+            ai: maybe(self.ai, AiRequest::parse)?,
+            admin_email: maybe(self.admin_email, |e| email(&e))?,
+            admin_phone: maybe(self.admin_phone, |p| phone(&p, country))?,
+            webhook_url: maybe(self.webhook_url, |url| {
+                channels::http_url("webhook_url", &url)
+            })?,
+            ..settings
+        })
     }
+}
+
+/// A handoff email address.
+fn email(value: &str) -> Result<EmailAddress, ApiError> {
+    EmailAddress::parse(value).map_err(crate::error::invalid("admin_email"))
+}
+
+/// A handoff phone, read like a lead's phone.
+fn phone(value: &str, country: CountryCode) -> Result<PhoneNumber, ApiError> {
+    PhoneNumber::parse(value, country).map_err(crate::error::invalid("admin_phone"))
 }
 
 /// Parses each given setting, naming the field it came from.
@@ -195,6 +311,7 @@ fn settings(
         quiet_hours: quiet_hours
             .map(|range| range.parse("quiet_hours").map(QuietHours::new))
             .transpose()?,
+        ..TenantSettings::default()
     })
 }
 

@@ -347,7 +347,10 @@ impl LeadsApi {
 
     /// Opt a lead out
     ///
-    /// The lead will never be messaged again (until they re-subscribe themselves).
+    /// The lead will never be messaged again (until they re-subscribe themselves by texting
+    /// START). Waits for a message being handed to a provider at this moment, then cancels every
+    /// queued message and expected AI reply of the lead: nothing reaches a provider for the lead
+    /// after this answers.
     #[oai(
         path = "/leads/:id/opt-out",
         method = "post",
@@ -366,14 +369,22 @@ impl LeadsApi {
             .0
             .reason
             .unwrap_or_else(|| "opted out by an operator".to_string());
-        execute(
-            &auth.0,
-            &state,
-            &request_id,
-            &id.0,
-            LeadCommand::OptOut { reason },
+        let tenant = auth.0.tenant()?;
+        let lead = lead_id(&id.0)?;
+        let ctx = state.context(&auth.0, tenant, &request_id);
+        let (version, position) = infrastructure::messaging::suppression::operator_opt_out(
+            &state.executor,
+            &ctx,
+            lead,
+            &reason,
         )
         .await
+        .map_err(|error| ApiError::from_command(error, "lead"))?;
+        Ok(Json(CommandResult {
+            id: lead.to_string(),
+            version,
+            position,
+        }))
     }
 
     /// Archive a lead

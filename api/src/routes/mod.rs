@@ -3,13 +3,17 @@
 
 pub mod admin;
 pub mod bulk;
+pub mod conversation;
 pub mod export;
 pub mod health;
 pub mod imports;
 pub mod jobs;
 pub mod leads;
+pub mod messages;
+pub mod sandbox;
 pub mod tags;
 pub mod tenants;
+pub mod webhooks;
 pub mod workflows;
 
 use poem_openapi::Tags;
@@ -23,6 +27,10 @@ pub enum ApiTags {
     Workflows,
     /// Contacts: capture, details, status, tags, history.
     Leads,
+    /// A lead's conversation: sending, outreach, handoff to a human and back, retries.
+    Conversations,
+    /// The lead's side of the sandbox channel, for trying the product without a provider.
+    Sandbox,
     /// Operations: projections and their lag.
     Admin,
     /// Liveness, readiness and metrics.
@@ -30,10 +38,17 @@ pub enum ApiTags {
 }
 
 /// Every API of this service, for the OpenAPI service.
+#[allow(
+    clippy::type_complexity,
+    reason = "poem-openapi combines APIs as one tuple, one element per API"
+)]
 pub fn apis() -> (
     tenants::TenantsApi,
     workflows::WorkflowsApi,
     leads::LeadsApi,
+    conversation::ConversationApi,
+    messages::MessagesApi,
+    sandbox::SandboxApi,
     imports::ImportsApi,
     export::ExportApi,
     bulk::BulkApi,
@@ -46,6 +61,9 @@ pub fn apis() -> (
         tenants::TenantsApi,
         workflows::WorkflowsApi,
         leads::LeadsApi,
+        conversation::ConversationApi,
+        messages::MessagesApi,
+        sandbox::SandboxApi,
         imports::ImportsApi,
         export::ExportApi,
         bulk::BulkApi,

@@ -6,7 +6,7 @@
 //! learns nothing about tenants other than its own.
 
 use domain::values::TenantId;
-use infrastructure::tenants::TenantSettings;
+use infrastructure::tenants::TenantChangeError;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -36,8 +36,10 @@ impl TenantsApi {
     ///
     /// Platform admin only. Creates a client business with defaults for what the body leaves
     /// out (time zone `Europe/London`, country `GB`, Monday to Friday 09:00–17:00, sending
-    /// between 08:00 and 21:00) and issues its first API key. The key's secret (`api_key`) is
-    /// shown in this answer only.
+    /// between 08:00 and 21:00, no provider accounts, no model) and issues its first API key.
+    /// The key's secret (`api_key`) is shown in this answer only. Provider accounts given here
+    /// must be complete; their secrets are stored encrypted and never shown (422 on the secret's
+    /// field when the server has no `BOOKERBOT_SECRETS_KEY`).
     #[oai(path = "/tenants", method = "post", operation_id = "create_tenant")]
     async fn create_tenant(
         &self,
@@ -50,7 +52,8 @@ impl TenantsApi {
         let (tenant, key) = state
             .tenants
             .create(new.name, new.settings, state.clock.now())
-            .await?;
+            .await
+            .map_err(refused)?;
         Ok(Created::Created(Json(TenantCreatedDto::new(&tenant, key))))
     }
 
@@ -101,6 +104,15 @@ impl TenantsApi {
     ///
     /// The platform admin, or the tenant's own key. Changes only the fields given;
     /// `business_hours` replaces the whole week (days left out are closed).
+    ///
+    /// Provider accounts (`channels.twilio`, `channels.whatsapp_cloud`) and `ai` merge setting
+    /// by setting: settings left out keep their value, and `null` removes the provider or the
+    /// model. A provider set up for the first time needs all its required settings (Twilio:
+    /// `account_sid`, `auth_token` and `from_number` or `whatsapp_from`; WhatsApp Cloud: all
+    /// four). Secrets (`auth_token`, `access_token`, `app_secret`, `verify_token`, `api_key`) are
+    /// write-only: stored encrypted, answered only as `*_set` flags. A refused value answers 422
+    /// naming its path (e.g. `channels.twilio.account_sid`) and changes nothing; a secret sent to
+    /// a server without `BOOKERBOT_SECRETS_KEY` is refused the same way.
     #[oai(
         path = "/tenants/:id",
         method = "patch",
@@ -115,11 +127,17 @@ impl TenantsApi {
         body: JsonBody<UpdateTenantRequest>,
     ) -> Result<Json<TenantDto>, ApiError> {
         let id = visible_id(&auth.0, &id.0)?;
-        let patch = TenantSettings::try_from(body.0)?;
+        let current = state
+            .tenants
+            .get(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(RESOURCE))?;
+        let patch = body.0.parse(current.default_country)?;
         let tenant = state
             .tenants
             .update(id, patch, state.clock.now())
-            .await?
+            .await
+            .map_err(refused)?
             .ok_or_else(|| ApiError::not_found(RESOURCE))?;
         Ok(Json(TenantDto::from(&tenant)))
     }
@@ -206,6 +224,20 @@ impl TenantsApi {
             Ok(NoContent::NoContent)
         } else {
             Err(ApiError::not_found("api_key"))
+        }
+    }
+}
+
+/// A refused creation or change: 422 on the setting at fault, 500 for a storage failure.
+fn refused(error: TenantChangeError) -> ApiError {
+    match error {
+        TenantChangeError::Storage(cause) => ApiError::internal(&cause),
+        TenantChangeError::NoSecretsKey { field } => ApiError::invalid_field(
+            field,
+            "cannot be stored: BOOKERBOT_SECRETS_KEY is not configured on this server",
+        ),
+        TenantChangeError::Required { field } | TenantChangeError::NoSender { field } => {
+            ApiError::invalid_field(field, &error)
         }
     }
 }

@@ -145,6 +145,15 @@ pub enum ConversationCommand {
         /// When.
         at: DateTime<Utc>,
     },
+    /// The tenant was told about the handoff (no event unless a handoff awaits its notice).
+    RecordHandoffNotified {
+        /// Where the notice went (`sms:+44…`, `webhook`).
+        notified: Vec<String>,
+        /// Where it could not go, with why.
+        failed: Vec<String>,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// The AI may answer again (no event if not handed off).
     ResumeAi {
         /// When.

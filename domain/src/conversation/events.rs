@@ -173,6 +173,15 @@ pub enum ConversationEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// The tenant's admin contact was told about the handoff.
+    HandoffNotified {
+        /// Where the notice went (`sms:+44…`, `webhook`).
+        notified: Vec<String>,
+        /// Where it could not go, with why.
+        failed: Vec<String>,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// The AI may answer again.
     AiResumed {
         /// When.
@@ -196,6 +205,7 @@ impl DomainEvent for ConversationEvent {
             Self::AiTurnFailed { .. } => "AiTurnFailed",
             Self::AiReplySkipped { .. } => "AiReplySkipped",
             Self::ConversationHandedOff { .. } => "ConversationHandedOff",
+            Self::HandoffNotified { .. } => "HandoffNotified",
             Self::AiResumed { .. } => "AiResumed",
         }
         .to_string()

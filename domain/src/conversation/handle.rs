@@ -211,6 +211,19 @@ impl Conversation {
             } else {
                 vec![ConversationEvent::ConversationHandedOff { reason, at }]
             }),
+            ConversationCommand::RecordHandoffNotified {
+                notified,
+                failed,
+                at,
+            } => Ok(if self.handoff_notice_due() {
+                vec![ConversationEvent::HandoffNotified {
+                    notified,
+                    failed,
+                    at,
+                }]
+            } else {
+                vec![]
+            }),
             ConversationCommand::ResumeAi { at } => Ok(if self.handed_off {
                 vec![ConversationEvent::AiResumed { at }]
             } else {

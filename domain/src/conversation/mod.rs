@@ -97,6 +97,12 @@ pub struct Conversation {
     ai_attempts: u32,
     /// A human has the conversation.
     handed_off: bool,
+    /// Why, while handed off.
+    #[serde(default)]
+    handoff_reason: Option<String>,
+    /// Whether the tenant was told about the current handoff.
+    #[serde(default)]
+    handoff_notified: bool,
 }
 
 impl Conversation {
@@ -148,6 +154,18 @@ impl Conversation {
     #[must_use]
     pub const fn is_handed_off(&self) -> bool {
         self.handed_off
+    }
+
+    /// Why the conversation was handed off, while it is.
+    #[must_use]
+    pub fn handoff_reason(&self) -> Option<&str> {
+        self.handoff_reason.as_deref()
+    }
+
+    /// Whether a handoff awaits its notice to the tenant.
+    #[must_use]
+    pub const fn handoff_notice_due(&self) -> bool {
+        self.handed_off && !self.handoff_notified
     }
 
     /// Ids of the messages still waiting in the outbox.
@@ -286,11 +304,17 @@ impl Aggregate for Conversation {
                     self.pending_reply = None;
                 }
             }
-            ConversationEvent::ConversationHandedOff { .. } => {
+            ConversationEvent::ConversationHandedOff { reason, .. } => {
                 self.handed_off = true;
+                self.handoff_reason = Some(reason);
+                self.handoff_notified = false;
                 self.pending_reply = None;
             }
-            ConversationEvent::AiResumed { .. } => self.handed_off = false,
+            ConversationEvent::HandoffNotified { .. } => self.handoff_notified = true,
+            ConversationEvent::AiResumed { .. } => {
+                self.handed_off = false;
+                self.handoff_reason = None;
+            }
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The pure part of the contacts projection: how one lead event changes a contact row.
+//! The pure part of the contacts projection: how one lead event changes a contact row (and
+//! the count deltas a batch makes). Conversation events are in [`super::messages`].
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -42,11 +43,13 @@ pub struct ContactRow {
     pub updated_at: DateTime<Utc>,
     /// Last thing that happened with the lead.
     pub last_activity_at: DateTime<Utc>,
-    /// Last message in either direction (set once conversations record messages).
+    /// Last message in either direction.
     pub last_message_at: Option<DateTime<Utc>>,
-    /// Last message sent to the lead (set once conversations record messages).
+    /// Last message sent to the lead (accepted by the provider).
     pub last_contacted_at: Option<DateTime<Utc>>,
-    /// Follow-ups sent so far (counted once automation sends them).
+    /// Last message from the lead.
+    pub last_inbound_at: Option<DateTime<Utc>>,
+    /// Follow-ups sent so far.
     pub follow_ups_sent: i32,
     /// Put away by an operator; hidden from lists unless asked for.
     pub archived: bool,
@@ -80,6 +83,7 @@ impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for ContactRow {
             last_activity_at: row.try_get("last_activity_at")?,
             last_message_at: row.try_get("last_message_at")?,
             last_contacted_at: row.try_get("last_contacted_at")?,
+            last_inbound_at: row.try_get("last_inbound_at")?,
             follow_ups_sent: row.try_get("follow_ups_sent")?,
             archived: row.try_get("archived")?,
             version: row.try_get("version")?,
@@ -134,6 +138,7 @@ pub fn apply(rows: &mut HashMap<Uuid, ContactRow>, event: &RecordedEvent) -> any
                 last_activity_at: at,
                 last_message_at: None,
                 last_contacted_at: None,
+                last_inbound_at: None,
                 follow_ups_sent: 0,
                 archived: false,
                 version: event.sequence,
@@ -280,6 +285,7 @@ mod tests {
             last_activity_at: at,
             last_message_at: None,
             last_contacted_at: None,
+            last_inbound_at: None,
             follow_ups_sent: 0,
             archived,
             version: 1,

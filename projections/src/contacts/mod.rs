@@ -1,16 +1,19 @@
 //! The contacts read model: one row per lead with everything the list filters on — status,
-//! workflow, sources, tags, custom fields, created/updated and last activity.
+//! workflow, sources, tags, custom fields, created/updated, last activity, and from the lead's
+//! conversations the times of its last messages and the follow-ups sent.
 //!
 //! Indexes: every list is scoped to a tenant and, by default, hides archived leads, so the
 //! ordered indexes lead with `tenant_id` and are partial (`WHERE NOT archived`): the default
 //! listing of any sort is an index scan that stops after a page, whatever the tenant's size.
 //!
-//! Handler kind: replayable (idempotent per lead by aggregate sequence; no external calls).
+//! Handler kind: replayable (lead events idempotent per lead by aggregate sequence; conversation
+//! events by the runner's exactly-once batches, see [`messages`]; no external calls).
 //! A batch is applied set-wise: the rows of the leads it touches are read in one statement,
 //! folded in memory ([`fold`]), and written back in one multi-row upsert.
 
 pub mod export;
 pub mod fold;
+pub mod messages;
 pub mod query;
 pub mod tags;
 
@@ -25,7 +28,7 @@ use infrastructure::feed::RecordedEvent;
 use sqlx::{Executor, PgConnection};
 use uuid::Uuid;
 
-use crate::projection::{aggregate_keys, live_schema, Projection};
+use crate::projection::{live_schema, Projection};
 use fold::ContactRow;
 
 /// The contacts projection.
@@ -35,7 +38,7 @@ pub struct ContactsProjection;
 /// Its name.
 pub const NAME: &str = "contacts";
 /// Its table layout version.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// The schema queries read from.
 pub fn live() -> String {
@@ -46,7 +49,7 @@ pub fn live() -> String {
 pub const COLUMNS: &str =
     "tenant_id, lead_id, first_name, last_name, phone, email, status, workflow_id, \
      source, additional_sources, tags, custom_fields, created_at, updated_at, last_activity_at, \
-     last_message_at, last_contacted_at, follow_ups_sent, archived, version";
+     last_message_at, last_contacted_at, last_inbound_at, follow_ups_sent, archived, version";
 
 #[async_trait]
 impl Projection for ContactsProjection {
@@ -78,6 +81,7 @@ impl Projection for ContactsProjection {
                 last_activity_at timestamptz NOT NULL,
                 last_message_at timestamptz,
                 last_contacted_at timestamptz,
+                last_inbound_at timestamptz,
                 follow_ups_sent integer NOT NULL,
                 archived boolean NOT NULL,
                 version bigint NOT NULL,
@@ -153,14 +157,25 @@ impl Projection for ContactsProjection {
         schema: &str,
         events: &[RecordedEvent],
     ) -> anyhow::Result<()> {
-        let leads: Vec<&RecordedEvent> = events
-            .iter()
-            .filter(|e| e.aggregate_type == Lead::TYPE)
-            .collect();
-        if leads.is_empty() {
+        let mut relevant: Vec<(&RecordedEvent, Option<Uuid>)> = Vec::new();
+        let mut keys: Vec<(Uuid, Uuid)> = Vec::new();
+        for event in events {
+            let (lead_id, conversation) = if event.aggregate_type == Lead::TYPE {
+                (event.aggregate_uuid()?, None)
+            } else if let Some(lead_id) = messages::lead_of(event)? {
+                (lead_id, Some(lead_id))
+            } else {
+                continue;
+            };
+            keys.push((event.metadata.tenant_id, lead_id));
+            relevant.push((event, conversation));
+        }
+        if relevant.is_empty() {
             return Ok(());
         }
-        let (tenants, ids) = aggregate_keys(leads.iter().copied())?;
+        keys.sort_unstable();
+        keys.dedup();
+        let (tenants, ids): (Vec<Uuid>, Vec<Uuid>) = keys.into_iter().unzip();
         let existing: Vec<ContactRow> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM {schema}.contacts c \
              WHERE (tenant_id, lead_id) IN (SELECT * FROM UNNEST($1::uuid[], $2::uuid[]))"
@@ -173,8 +188,11 @@ impl Projection for ContactsProjection {
         let before: HashMap<Uuid, ContactRow> =
             existing.into_iter().map(|row| (row.lead_id, row)).collect();
         let mut rows = before.clone();
-        for event in leads {
-            fold::apply(&mut rows, event)?;
+        for (event, conversation) in relevant {
+            match conversation {
+                None => fold::apply(&mut rows, event)?,
+                Some(lead_id) => messages::apply(&mut rows, lead_id, event)?,
+            }
         }
         let tags = fold::tag_count_deltas(&before, &rows);
         write_counts(tx, schema, "tag_counts", "tag", &tags).await?;
@@ -199,12 +217,13 @@ async fn write_contacts<'a>(
     sqlx::query(&format!(
         "INSERT INTO {schema}.contacts ({COLUMNS}) \
          SELECT t, l, f, n, p, e, s, w, src, string_to_array(srcs, ','), string_to_array(tg, ','), \
-                cf::jsonb, ca, ua, la, lm, lc, fu, ar, v \
+                cf::jsonb, ca, ua, la, lm, lc, li, fu, ar, v \
          FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], \
                      $7::text[], $8::uuid[], $9::text[], $10::text[], $11::text[], $12::text[], \
                      $13::timestamptz[], $14::timestamptz[], $15::timestamptz[], \
-                     $16::timestamptz[], $17::timestamptz[], $18::int4[], $19::bool[], $20::int8[]) \
-              AS r(t, l, f, n, p, e, s, w, src, srcs, tg, cf, ca, ua, la, lm, lc, fu, ar, v) \
+                     $16::timestamptz[], $17::timestamptz[], $18::timestamptz[], $19::int4[], \
+                     $20::bool[], $21::int8[]) \
+              AS r(t, l, f, n, p, e, s, w, src, srcs, tg, cf, ca, ua, la, lm, lc, li, fu, ar, v) \
          ON CONFLICT (tenant_id, lead_id) DO UPDATE SET \
            first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name, \
            phone = EXCLUDED.phone, email = EXCLUDED.email, status = EXCLUDED.status, \
@@ -214,6 +233,7 @@ async fn write_contacts<'a>(
            last_activity_at = EXCLUDED.last_activity_at, \
            last_message_at = EXCLUDED.last_message_at, \
            last_contacted_at = EXCLUDED.last_contacted_at, \
+           last_inbound_at = EXCLUDED.last_inbound_at, \
            follow_ups_sent = EXCLUDED.follow_ups_sent, archived = EXCLUDED.archived, \
            version = EXCLUDED.version"
     ))
@@ -234,6 +254,7 @@ async fn write_contacts<'a>(
     .bind(c.last_activity_at)
     .bind(c.last_message_at)
     .bind(c.last_contacted_at)
+    .bind(c.last_inbound_at)
     .bind(c.follow_ups_sent)
     .bind(c.archived)
     .bind(c.version)
@@ -263,6 +284,7 @@ struct ContactColumns {
     last_activity_at: Vec<DateTime<Utc>>,
     last_message_at: Vec<Option<DateTime<Utc>>>,
     last_contacted_at: Vec<Option<DateTime<Utc>>>,
+    last_inbound_at: Vec<Option<DateTime<Utc>>>,
     follow_ups_sent: Vec<i32>,
     archived: Vec<bool>,
     version: Vec<i64>,
@@ -288,6 +310,7 @@ impl ContactColumns {
             last_activity_at: Vec::with_capacity(n),
             last_message_at: Vec::with_capacity(n),
             last_contacted_at: Vec::with_capacity(n),
+            last_inbound_at: Vec::with_capacity(n),
             follow_ups_sent: Vec::with_capacity(n),
             archived: Vec::with_capacity(n),
             version: Vec::with_capacity(n),
@@ -315,6 +338,7 @@ impl ContactColumns {
         self.last_activity_at.push(row.last_activity_at);
         self.last_message_at.push(row.last_message_at);
         self.last_contacted_at.push(row.last_contacted_at);
+        self.last_inbound_at.push(row.last_inbound_at);
         self.follow_ups_sent.push(row.follow_ups_sent);
         self.archived.push(row.archived);
         self.version.push(row.version);

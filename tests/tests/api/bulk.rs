@@ -578,7 +578,7 @@ async fn a_job_whose_worker_died_is_resumed_after_its_last_committed_chunk() {
     // No server: nothing but this test's workers may claim the job.
     let db = bookerbot_tests::TestDb::new().await;
     let pool = db.pool().clone();
-    let (tenant, _) = TenantStore::new(pool.clone())
+    let (tenant, _) = TenantStore::new(pool.clone(), None)
         .create("Acme".into(), TenantSettings::default(), start_time())
         .await
         .unwrap();
@@ -661,7 +661,8 @@ async fn a_job_whose_worker_died_is_resumed_after_its_last_committed_chunk() {
         pool.clone(),
         Arc::new(ManualClock::new(start_time())),
         api::settings::Settings::for_tests(db.url().to_string(), ADMIN),
-    );
+    )
+    .unwrap();
     let (_stop, shutdown) = tokio::sync::watch::channel(false);
     assert!(Worker::new(state).run_next(&shutdown).await.unwrap());
     let done = jobs::get(&pool, tenant_id, job.id).await.unwrap().unwrap();

@@ -55,8 +55,15 @@ pub struct TestTenant {
 impl TestApp {
     /// Starts a server on a fresh database, its clock stopped at [`start_time`].
     pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts a server whose test settings `configure` changed first (e.g. provider URLs
+    /// pointing at a local fake).
+    pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> Self {
         let db = TestDb::new().await;
-        let settings = Settings::for_tests(db.url().to_string(), ADMIN);
+        let mut settings = Settings::for_tests(db.url().to_string(), ADMIN);
+        configure(&mut settings);
         let clock = ManualClock::new(start_time());
         let running = api::server::start(db.pool().clone(), Arc::new(clock.clone()), settings)
             .await

@@ -4,13 +4,16 @@
 
 mod bad_input;
 mod bulk;
+mod conversation;
 mod export;
 mod helpers;
 mod imports;
 mod isolation;
 mod lead_list;
 mod leads;
+mod messaging;
 mod operations;
 mod tags;
 mod tenants;
+mod webhooks;
 mod workflows;

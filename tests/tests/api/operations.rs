@@ -35,7 +35,7 @@ async fn the_spec_docs_health_metrics_and_projection_status_answer() {
     assert!(
         metrics
             .text
-            .contains("bookerbot_projection_lag_events{target=\"rm_contacts_v2\"}"),
+            .contains("bookerbot_projection_lag_events{target=\"rm_contacts_v3\"}"),
         "{}",
         metrics.text
     );
@@ -50,7 +50,7 @@ async fn the_spec_docs_health_metrics_and_projection_status_answer() {
         .map(|p| p["target"].as_str().unwrap())
         .collect();
     assert!(
-        targets.contains(&"rm_contacts_v2") && targets.contains(&"rm_workflows_v1"),
+        targets.contains(&"rm_contacts_v3") && targets.contains(&"rm_workflows_v1"),
         "{targets:?}"
     );
     app.stop().await;

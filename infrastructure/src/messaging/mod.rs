@@ -1,0 +1,116 @@
+//! Conversations in motion: the use cases that receive a lead's message, queue ours, send them
+//! through the outbox, let the AI answer, and stop everything when a lead says STOP.
+//!
+//! # Layout
+//! - [`error`]: [`MessagingError`], one refusal type for use cases that command several aggregates.
+//! - [`inbound`]: a lead's message arrives (webhook or sandbox): record it once, handle keywords,
+//!   move the lead into conversation.
+//! - [`suppression`]: opt-out, re-subscription, and the lock that orders them against sends.
+//! - [`outbound`]: operator messages, outreach, handoff and resume, retry of a failed message.
+//! - [`task_queue`]: claiming due tasks of the tasks projection under leases, across instances.
+//! - [`models`]: which conversation model answers a tenant's leads.
+//! - [`notifications`]: telling the tenant's admin contact about a handoff.
+//! - [`outbox`]: one queued message to its provider, suppression checked again at the last moment.
+//! - [`orchestrator`]: one pending inbound message to the conversation model and back.
+//! - [`workers`]: the loop that claims tasks and runs them.
+//! - [`status_callbacks`]: providers' delivery reports onto their messages.
+
+pub mod error;
+pub mod inbound;
+pub mod models;
+pub mod notifications;
+pub mod orchestrator;
+pub mod outbound;
+pub mod outbox;
+pub mod status_callbacks;
+pub mod suppression;
+pub mod task_queue;
+pub mod workers;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use application::{Actor, Clock, CommandContext};
+use domain::values::TenantId;
+
+use crate::channels::ChannelRouter;
+use crate::executor::CommandExecutor;
+use crate::tenants::TenantStore;
+
+pub use error::MessagingError;
+
+/// The channel the tasks projection notifies when work is added (see `projections::tasks`).
+pub const NOTIFY_CHANNEL: &str = "bookerbot_tasks";
+pub use models::ModelRouter;
+
+/// What the messaging use cases and workers need.
+#[derive(Debug, Clone)]
+pub struct Messaging {
+    /// Runs commands.
+    pub executor: CommandExecutor,
+    /// Tenants (brand, channel accounts, AI settings).
+    pub tenants: TenantStore,
+    /// Picks the provider for a tenant and channel.
+    pub channels: ChannelRouter,
+    /// Picks the conversation model for a tenant.
+    pub models: ModelRouter,
+    /// Now.
+    pub clock: Arc<dyn Clock>,
+    /// Limits and timings.
+    pub settings: MessagingSettings,
+}
+
+/// Limits and timings of messaging.
+#[derive(Debug, Clone)]
+pub struct MessagingSettings {
+    /// The public base URL providers call (for Twilio's `StatusCallback`), if known.
+    pub public_url: Option<String>,
+    /// Send attempts before a message is failed for good.
+    pub max_send_attempts: u32,
+    /// Model attempts before the conversation is handed off.
+    pub max_model_attempts: u32,
+    /// How long a model may take.
+    pub model_timeout: Duration,
+    /// How long a worker holds a claimed task before another may take it.
+    pub lease: Duration,
+    /// Tasks claimed at once by one worker, and run concurrently.
+    pub batch_size: i64,
+    /// The tasks table (`projections::tasks::live_table()`).
+    pub tasks_table: String,
+}
+
+impl MessagingSettings {
+    /// Defaults for everything but the tasks table.
+    #[must_use]
+    pub fn new(tasks_table: String) -> Self {
+        Self {
+            public_url: None,
+            max_send_attempts: 5,
+            max_model_attempts: 3,
+            model_timeout: Duration::from_secs(20),
+            lease: Duration::from_secs(120),
+            batch_size: 32,
+            tasks_table,
+        }
+    }
+}
+
+impl Messaging {
+    /// The context of a command the system issues for `tenant` (`who` names the worker).
+    #[must_use]
+    pub fn system_ctx(&self, tenant: TenantId, who: &'static str) -> CommandContext {
+        CommandContext {
+            tenant_id: tenant,
+            actor: Actor::System(who),
+            request_id: format!("{who}-{}", uuid::Uuid::now_v7()),
+            issued_at: self.clock.now(),
+        }
+    }
+}
+
+/// A growing pause before the next attempt: 2, 4, 8 … seconds, at most ten minutes.
+#[must_use]
+pub fn retry_backoff(attempt: u32) -> chrono::Duration {
+    let seconds = 2i64.saturating_pow(attempt.clamp(1, 10)).min(600);
+    chrono::Duration::seconds(seconds)
+}

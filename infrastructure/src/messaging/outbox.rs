@@ -1,0 +1,420 @@
+//! One queued message to its provider. The lead's send lock is held (shared) from the last
+//! suppression check until the provider has answered and the outcome is recorded, so an opt-out
+//! committed before the check stops the send, and one arriving during it waits for the answer.
+//! The outcome comes back as a command: sent (with the provider's id, kept for status callbacks),
+//! a transient failure (retried with backoff, up to a limit), or a permanent one (never retried;
+//! an unsubscribed number opts the lead out, an invalid one marks the lead unreachable).
+
+use anyhow::Context;
+use application::{CommandContext, OutboundRequest, PermanentFailure, SendError};
+use domain::conversation::{
+    Conversation, ConversationCommand, ConversationId, DeliveryStatus, MessageOrigin,
+};
+use domain::values::{MessageId, TenantId};
+use domain::{Lead, LeadCommand, LeadStatus};
+use sqlx::PgConnection;
+
+use crate::executor::{CommandError, Existence};
+use crate::messaging::suppression::{self, exec, later, load, StepResult};
+use crate::messaging::task_queue::ClaimedTask;
+use crate::messaging::{retry_backoff, Messaging};
+
+/// What became of a send task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// The message was no longer waiting (sent, failed or cancelled already).
+    NothingToDo,
+    /// Withdrawn: the lead may not be messaged.
+    Cancelled(String),
+    /// The provider took it.
+    Sent,
+    /// Will be tried again.
+    WillRetry,
+    /// Failed for good.
+    Failed(String),
+    /// The provider refused it for good.
+    Refused(Refusal),
+}
+
+/// A provider's permanent refusal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// What kind.
+    pub kind: PermanentFailure,
+    /// The provider's code.
+    pub code: Option<String>,
+    /// The provider's message.
+    pub error: String,
+}
+
+/// Sends the message of a `send` task.
+pub async fn run(messaging: &Messaging, task: &ClaimedTask) -> anyhow::Result<SendOutcome> {
+    let ctx = messaging.system_ctx(TenantId::from_uuid(task.tenant_id), "outbox");
+    let conversation_id: ConversationId = task
+        .conversation_id
+        .parse()
+        .map_err(|error| anyhow::anyhow!("task {}: {error}", task.task_key))?;
+    let message_id = MessageId::from_uuid(task.message_id);
+    let mut tx = messaging
+        .executor
+        .pool()
+        .begin()
+        .await
+        .context("Failed to begin a send")?;
+    let outcome = send_in(messaging, &mut tx, &ctx, conversation_id, message_id)
+        .await
+        .map_err(|error| anyhow::anyhow!("send {message_id}: {error:#}"))?;
+    tx.commit().await.context("Failed to end a send")?;
+    // Marking the lead may take its send lock exclusively: only after ours is released.
+    if let SendOutcome::Refused(refusal) = &outcome {
+        mark_lead(messaging, &ctx, conversation_id, refusal)
+            .await
+            .map_err(|error| anyhow::anyhow!("mark the lead of {message_id}: {error:#}"))?;
+    }
+    Ok(outcome)
+}
+
+async fn send_in(
+    messaging: &Messaging,
+    lock_tx: &mut PgConnection,
+    ctx: &CommandContext,
+    conversation_id: ConversationId,
+    message_id: MessageId,
+) -> StepResult<SendOutcome> {
+    let lead_id = conversation_id.lead_id();
+    suppression::lock_for_send(lock_tx, lead_id).await?;
+    let lead: Lead = load(lock_tx, ctx, &lead_id.to_string()).await?;
+    let conversation: Conversation = load(lock_tx, ctx, &conversation_id.to_string()).await?;
+    let Some(message) = conversation.outbound(message_id) else {
+        return Ok(SendOutcome::NothingToDo);
+    };
+    if message.status != DeliveryStatus::Queued {
+        return Ok(SendOutcome::NothingToDo);
+    }
+    let origin = message.origin;
+    if let Some(reason) = refusal(&lead, origin) {
+        record(messaging, ctx, conversation_id, {
+            ConversationCommand::CancelMessage {
+                message_id,
+                reason: reason.to_owned(),
+                at: ctx.issued_at,
+            }
+        })
+        .await?;
+        return Ok(SendOutcome::Cancelled(reason.to_owned()));
+    }
+    let Some(phone) = lead.phone().cloned().filter(|_| !lead.is_unreachable()) else {
+        let reason = if lead.phone().is_none() {
+            "no_phone"
+        } else {
+            "unreachable"
+        };
+        record(
+            messaging,
+            ctx,
+            conversation_id,
+            ConversationCommand::RecordFailed {
+                message_id,
+                code: None,
+                error: "the lead has no reachable phone number".to_owned(),
+                reason: reason.to_owned(),
+                failed_at: ctx.issued_at,
+            },
+        )
+        .await?;
+        return Ok(SendOutcome::Failed(reason.to_owned()));
+    };
+    let channel = conversation_id.channel();
+    let adapter = messaging
+        .channels
+        .channel_for(ctx.tenant_id, channel)
+        .await
+        .map_err(CommandError::Database)?;
+    let adapter = match adapter {
+        Ok(adapter) => adapter,
+        Err(why) => {
+            record(
+                messaging,
+                ctx,
+                conversation_id,
+                ConversationCommand::RecordFailed {
+                    message_id,
+                    code: None,
+                    error: why,
+                    reason: PermanentFailure::Refused.as_str().to_owned(),
+                    failed_at: ctx.issued_at,
+                },
+            )
+            .await?;
+            return Ok(SendOutcome::Failed("no provider".to_owned()));
+        }
+    };
+    let request = OutboundRequest {
+        tenant_id: ctx.tenant_id,
+        message_id,
+        channel,
+        to: phone,
+        content: message.content.clone(),
+        status_callback: messaging.settings.public_url.as_ref().map(|base| {
+            format!(
+                "{}/webhooks/twilio/{}/status",
+                base.trim_end_matches('/'),
+                ctx.tenant_id
+            )
+        }),
+    };
+    let attempts = message.failed_attempts;
+    match adapter.send(&request).await {
+        Ok(receipt) => {
+            record_sent(messaging, ctx, conversation_id, message_id, origin, receipt).await?;
+            Ok(SendOutcome::Sent)
+        }
+        Err(SendError::Transient {
+            code,
+            message,
+            retry_after,
+        }) => {
+            let attempt = attempts + 1;
+            if attempt >= messaging.settings.max_send_attempts {
+                record(
+                    messaging,
+                    ctx,
+                    conversation_id,
+                    ConversationCommand::RecordFailed {
+                        message_id,
+                        code,
+                        error: message,
+                        reason: "gave_up".to_owned(),
+                        failed_at: ctx.issued_at,
+                    },
+                )
+                .await?;
+                return Ok(SendOutcome::Failed("gave_up".to_owned()));
+            }
+            let wait = retry_backoff(attempt).max(
+                retry_after
+                    .and_then(|d| chrono::Duration::from_std(d).ok())
+                    .unwrap_or_default(),
+            );
+            record(messaging, ctx, conversation_id, {
+                ConversationCommand::RecordSendAttemptFailed {
+                    message_id,
+                    code,
+                    error: message,
+                    retry_at: ctx.issued_at + wait,
+                }
+            })
+            .await?;
+            Ok(SendOutcome::WillRetry)
+        }
+        Err(SendError::Permanent {
+            kind,
+            code,
+            message,
+        }) => {
+            let refusal = Refusal {
+                kind,
+                code,
+                error: message,
+            };
+            let failed = refusal.clone();
+            record(messaging, ctx, conversation_id, {
+                ConversationCommand::RecordFailed {
+                    message_id,
+                    code: failed.code.clone(),
+                    error: failed.error.clone(),
+                    reason: failed.kind.as_str().to_owned(),
+                    failed_at: ctx.issued_at,
+                }
+            })
+            .await?;
+            Ok(SendOutcome::Refused(refusal))
+        }
+    }
+}
+
+/// Why `lead` may not receive a message of `origin`, if it may not.
+fn refusal(lead: &Lead, origin: MessageOrigin) -> Option<&'static str> {
+    if lead.is_opted_out() && !origin.allowed_after_opt_out() {
+        Some("opted_out")
+    } else if lead.is_archived() && origin != MessageOrigin::Operator {
+        Some("archived")
+    } else {
+        None
+    }
+}
+
+/// Runs one conversation command in its own (retried) transaction.
+async fn record(
+    messaging: &Messaging,
+    ctx: &CommandContext,
+    conversation_id: ConversationId,
+    command: ConversationCommand,
+) -> StepResult<Option<i64>> {
+    let id = conversation_id.to_string();
+    messaging
+        .executor
+        .in_transaction(|conn| {
+            let command = command.clone();
+            let id = id.clone();
+            let ctx = ctx.clone();
+            Box::pin(async move {
+                let ctx = &ctx;
+                let (_, at) =
+                    exec::<Conversation>(conn, ctx, &id, Existence::MustExist, command).await?;
+                Ok(at)
+            })
+        })
+        .await
+}
+
+/// Records the send, remembers the provider's id for callbacks, and moves a pending lead to
+/// `contacted` when this was its outreach.
+async fn record_sent(
+    messaging: &Messaging,
+    ctx: &CommandContext,
+    conversation_id: ConversationId,
+    message_id: MessageId,
+    origin: MessageOrigin,
+    receipt: application::SendReceipt,
+) -> StepResult<Option<i64>> {
+    let id = conversation_id.to_string();
+    messaging
+        .executor
+        .in_transaction(|conn| {
+            let id = id.clone();
+            let receipt = receipt.clone();
+            let ctx = ctx.clone();
+            Box::pin(async move {
+                let ctx = &ctx;
+                let (_, mut position) = exec::<Conversation>(
+                    conn,
+                    ctx,
+                    &id,
+                    Existence::MustExist,
+                    ConversationCommand::RecordSent {
+                        message_id,
+                        provider: receipt.provider.to_owned(),
+                        provider_message_id: receipt.provider_message_id.clone(),
+                        sent_at: ctx.issued_at,
+                    },
+                )
+                .await?;
+                if position.is_none() {
+                    return Ok(None);
+                }
+                remember_provider_id(conn, ctx, &id, message_id, &receipt).await?;
+                if receipt.delivered {
+                    let (_, at) = exec::<Conversation>(
+                        conn,
+                        ctx,
+                        &id,
+                        Existence::MustExist,
+                        ConversationCommand::RecordDeliveryStatus {
+                            message_id,
+                            status: DeliveryStatus::Delivered,
+                            at: ctx.issued_at,
+                            error_code: None,
+                        },
+                    )
+                    .await?;
+                    position = later(position, at);
+                }
+                if matches!(origin, MessageOrigin::Outreach | MessageOrigin::FollowUp) {
+                    let lead_id = conversation_id.lead_id().to_string();
+                    let lead: Lead = load(conn, ctx, &lead_id).await?;
+                    if lead.status() == LeadStatus::Pending {
+                        let (_, at) = exec::<Lead>(
+                            conn,
+                            ctx,
+                            &lead_id,
+                            Existence::MustExist,
+                            LeadCommand::AdvanceStatus {
+                                to: LeadStatus::Contacted,
+                            },
+                        )
+                        .await?;
+                        position = later(position, at);
+                    }
+                }
+                Ok(position)
+            })
+        })
+        .await
+}
+
+async fn remember_provider_id(
+    conn: &mut PgConnection,
+    ctx: &CommandContext,
+    conversation_id: &str,
+    message_id: MessageId,
+    receipt: &application::SendReceipt,
+) -> StepResult<()> {
+    sqlx::query(
+        "INSERT INTO provider_messages \
+           (provider, provider_message_id, tenant_id, conversation_id, message_id) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )
+    .bind(receipt.provider)
+    .bind(&receipt.provider_message_id)
+    .bind(ctx.tenant_id.as_uuid())
+    .bind(conversation_id)
+    .bind(message_id.as_uuid())
+    .execute(conn)
+    .await
+    .map_err(|error| CommandError::Database(error.into()))?;
+    Ok(())
+}
+
+/// Marks the lead after a permanent refusal about it: an unsubscribed number opts the lead out
+/// (cancelling everything queued), an invalid one makes it unreachable.
+async fn mark_lead(
+    messaging: &Messaging,
+    ctx: &CommandContext,
+    conversation_id: ConversationId,
+    refusal: &Refusal,
+) -> StepResult<Option<i64>> {
+    let lead_id = conversation_id.lead_id();
+    let code = refusal.code.as_deref().unwrap_or("no code");
+    match refusal.kind {
+        PermanentFailure::Unsubscribed => {
+            let reason = format!("the provider reports the number unsubscribed ({code})");
+            messaging
+                .executor
+                .in_transaction(|conn| {
+                    let reason = reason.clone();
+                    let ctx = ctx.clone();
+                    Box::pin(async move {
+                        let ctx = &ctx;
+                        suppression::opt_out_in(conn, ctx, lead_id, &reason, None).await
+                    })
+                })
+                .await
+        }
+        PermanentFailure::InvalidNumber => {
+            let reason = format!("{} ({code})", refusal.error);
+            messaging
+                .executor
+                .in_transaction(|conn| {
+                    let reason = reason.clone();
+                    let ctx = ctx.clone();
+                    Box::pin(async move {
+                        let ctx = &ctx;
+                        let (_, at) = exec::<Lead>(
+                            conn,
+                            ctx,
+                            &lead_id.to_string(),
+                            Existence::MustExist,
+                            LeadCommand::MarkUnreachable { reason },
+                        )
+                        .await?;
+                        Ok(at)
+                    })
+                })
+                .await
+        }
+        PermanentFailure::WindowClosed | PermanentFailure::Blocked | PermanentFailure::Refused => {
+            Ok(None)
+        }
+    }
+}
