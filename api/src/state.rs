@@ -54,6 +54,11 @@ fn messaging(
     let mut messaging_settings = MessagingSettings::new(projections::tasks::live_table());
     messaging_settings.public_url = settings.public_url.clone();
     messaging_settings.model_timeout = settings.model_timeout;
+    // A send holds two pooled connections at once: leave most of the pool to the API.
+    messaging_settings.concurrency = usize::try_from(settings.max_connections / 4)
+        .unwrap_or(1)
+        .max(1);
+    messaging_settings.batch_size = i64::try_from(messaging_settings.concurrency * 2).unwrap_or(16);
     Ok(Messaging {
         executor: executor.clone(),
         tenants: tenants.clone(),

@@ -109,6 +109,12 @@ pub async fn apply(
     leads: &[Uuid],
     metadata: &EventMetadata,
 ) -> Result<ChunkOutcome, StoreError> {
+    if matches!(action, BulkAction::OptOut { .. }) {
+        // Before anything is written: wait for sends to these leads that are at a provider now.
+        crate::messaging::suppression::lock_many_for_opt_out(conn, leads)
+            .await
+            .map_err(StoreError::Database)?;
+    }
     let mut loaded = load_leads(conn, tenant, leads).await?;
     let command = action.command();
     let ids: Vec<String> = leads.iter().map(Uuid::to_string).collect();

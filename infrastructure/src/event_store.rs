@@ -103,7 +103,8 @@ pub async fn load_many<A: Aggregate>(
 }
 
 /// Appends `events` after `version` and returns the global position of the last one. A
-/// concurrent append at the same sequence surfaces as [`StoreError::Conflict`].
+/// concurrent append at the same sequence surfaces as [`StoreError::Conflict`], and so does an
+/// append that would land before the aggregate's last event in the feed (see [`append_many`]).
 pub async fn append<A: Aggregate>(
     conn: &mut PgConnection,
     id: &str,
@@ -164,13 +165,34 @@ pub async fn append_many<A: Aggregate>(
             payloads.push(serde_json::to_string(event).context("Failed to encode an event")?);
         }
     }
-    let position: Option<i64> = sqlx::query_scalar(
-        "WITH inserted AS (INSERT INTO events \
+    let mut prior_ids = Vec::with_capacity(batch.len());
+    let mut prior_sequences = Vec::with_capacity(batch.len());
+    for new in batch
+        .iter()
+        .filter(|new| new.version > 0 && !new.events.is_empty())
+    {
+        prior_ids.push(new.id);
+        prior_sequences.push(new.version);
+    }
+    // The feed orders events by the id of their transaction, assigned at its first write. A
+    // transaction that wrote before loading this aggregate may hold an older id than the one
+    // that committed the aggregate's last event meanwhile; appending would put this event
+    // before that one in the feed. Such an append writes nothing and answers a conflict: the
+    // retry runs with a newer transaction id.
+    let (position, in_order): (Option<i64>, bool) = sqlx::query_as(
+        "WITH in_order AS ( \
+           SELECT coalesce(bool_and(prior.transaction_id <= pg_current_xact_id()), true) AS ok \
+           FROM events prior \
+           JOIN UNNEST($8::text[], $9::bigint[]) AS last(i, s) \
+             ON prior.aggregate_type = $1 AND prior.aggregate_id = last.i \
+            AND prior.sequence = last.s), \
+         inserted AS (INSERT INTO events \
            (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
          SELECT $1, i, s, t, v, p::json, $7::json \
          FROM UNNEST($2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[]) AS e(i, s, t, v, p) \
+         WHERE (SELECT ok FROM in_order) \
          RETURNING global_position) \
-         SELECT max(global_position) FROM inserted",
+         SELECT (SELECT max(global_position) FROM inserted), (SELECT ok FROM in_order)",
     )
     .bind(A::TYPE)
     .bind(&ids)
@@ -179,6 +201,8 @@ pub async fn append_many<A: Aggregate>(
     .bind(&versions)
     .bind(&payloads)
     .bind(&metadata)
+    .bind(&prior_ids)
+    .bind(&prior_sequences)
     .fetch_one(&mut *conn)
     .await
     .map_err(|error| match &error {
@@ -187,5 +211,8 @@ pub async fn append_many<A: Aggregate>(
             anyhow::Error::new(error).context(format!("Failed to append {} events", A::TYPE)),
         ),
     })?;
+    if !in_order {
+        return Err(StoreError::Conflict);
+    }
     Ok(position)
 }

@@ -151,15 +151,32 @@ impl CommandExecutor {
     /// Runs `work` in a transaction and commits it; when `work` reports a
     /// [`CommandError::Conflict`], rolls back and runs it again on fresh state, up to the bounded
     /// number of attempts. For use cases that change more than one aggregate or table at once.
-    pub async fn in_transaction<T, E, F>(&self, mut work: F) -> Result<T, CommandError<E>>
+    pub async fn in_transaction<T, E, F>(&self, work: F) -> Result<T, CommandError<E>>
+    where
+        F: for<'c> FnMut(&'c mut PgConnection) -> TransactionWork<'c, T, E>,
+    {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .context("Failed to acquire a connection for a command")
+            .map_err(CommandError::Database)?;
+        self.in_transaction_on(&mut conn, work).await
+    }
+
+    /// Like [`CommandExecutor::in_transaction`], on a connection the caller already holds (so a
+    /// use case that must record an outcome can be sure to have a connection to do it with).
+    pub async fn in_transaction_on<T, E, F>(
+        &self,
+        conn: &mut PgConnection,
+        mut work: F,
+    ) -> Result<T, CommandError<E>>
     where
         F: for<'c> FnMut(&'c mut PgConnection) -> TransactionWork<'c, T, E>,
     {
         let mut attempt = 1;
         loop {
-            let mut tx = self
-                .pool
-                .begin()
+            let mut tx = sqlx::Connection::begin(&mut *conn)
                 .await
                 .context("Failed to begin a command transaction")
                 .map_err(CommandError::Database)?;

@@ -90,8 +90,10 @@ pub fn aggregate_keys<'a>(
 }
 
 /// Refuses an event that is not the next of its aggregate after `version`. The feed delivers an
-/// aggregate's events in order (each command's transaction gets its id only when it appends,
-/// after loading); a gap would mean that invariant broke, and skipping would lose an update.
+/// aggregate's events in order: the event store refuses (as a conflict, retried) an append whose
+/// transaction id is older than that of the aggregate's last event — which a transaction that
+/// wrote before loading the aggregate could hold. A gap would mean that invariant broke, and
+/// skipping would lose an update.
 pub fn ensure_next(version: i64, event: &RecordedEvent) -> anyhow::Result<()> {
     if event.sequence == version + 1 {
         return Ok(());

@@ -110,6 +110,90 @@ async fn appending_at_a_stale_sequence_is_a_conflict_and_writes_nothing() {
 }
 
 #[tokio::test]
+async fn an_append_that_would_land_before_the_aggregates_last_event_in_the_feed_is_a_conflict() {
+    let db = TestDb::new().await;
+    let executor = CommandExecutor::new(db.pool().clone(), 3);
+    let tenant = TenantId::new();
+    let other = captured(&executor, tenant, 1).await;
+    let lead = captured(&executor, tenant, 2).await;
+    let metadata = EventMetadata::from_context(&tenant_ctx(tenant));
+
+    // A transaction writes first (it gets the older transaction id)…
+    let mut early = db.pool().begin().await.unwrap();
+    event_store::append::<Lead>(
+        &mut early,
+        &other.to_string(),
+        1,
+        &[tagged("first")],
+        &metadata,
+    )
+    .await
+    .unwrap();
+    // …another, younger one appends to `lead` and commits…
+    let mut young = db.pool().begin().await.unwrap();
+    event_store::append::<Lead>(
+        &mut young,
+        &lead.to_string(),
+        1,
+        &[tagged("young")],
+        &metadata,
+    )
+    .await
+    .unwrap();
+    young.commit().await.unwrap();
+    // …then the early one loads `lead` (seeing version 2) and appends after it: in the feed,
+    // ordered by transaction id, its event would come before the one it follows.
+    let loaded = event_store::load::<Lead>(&mut early, tenant.as_uuid(), &lead.to_string())
+        .await
+        .unwrap();
+    assert_eq!(loaded.version, 2);
+    let out_of_order = event_store::append::<Lead>(
+        &mut early,
+        &lead.to_string(),
+        2,
+        &[tagged("early")],
+        &metadata,
+    )
+    .await;
+    assert!(
+        matches!(out_of_order, Err(StoreError::Conflict)),
+        "{out_of_order:?}"
+    );
+    drop(early);
+
+    // Run again in a fresh transaction, the same work lands, after the young event.
+    let mut retry = db.pool().begin().await.unwrap();
+    event_store::append::<Lead>(
+        &mut retry,
+        &other.to_string(),
+        1,
+        &[tagged("first")],
+        &metadata,
+    )
+    .await
+    .unwrap();
+    event_store::append::<Lead>(
+        &mut retry,
+        &lead.to_string(),
+        2,
+        &[tagged("early")],
+        &metadata,
+    )
+    .await
+    .unwrap();
+    retry.commit().await.unwrap();
+    let order: Vec<i64> = sqlx::query_scalar(
+        "SELECT sequence FROM events WHERE aggregate_id = $1 \
+         ORDER BY transaction_id, global_position",
+    )
+    .bind(lead.to_string())
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(order, vec![1, 2, 3], "feed order is the aggregate's order");
+}
+
+#[tokio::test]
 async fn of_two_concurrent_appends_at_the_same_sequence_the_second_is_a_conflict() {
     let db = TestDb::new().await;
     let executor = CommandExecutor::new(db.pool().clone(), 3);

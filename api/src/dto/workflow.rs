@@ -147,6 +147,12 @@ pub struct CreateWorkflowRequest {
     #[oai(default, validator(max_length = 8000))]
     #[serde(default)]
     pub ai_instructions: String,
+    /// The model this workflow's conversations use instead of the tenant's (1 to 200
+    /// characters; only with the tenant's OpenAI-compatible endpoint). Leave out for the
+    /// tenant's model.
+    #[oai(validator(min_length = 1, max_length = 200))]
+    #[serde(default)]
+    pub ai_model: Option<String>,
     /// The first message a lead receives (template, 1 to 1600 characters).
     #[oai(validator(min_length = 1, max_length = 1600))]
     pub initial_message: String,
@@ -199,6 +205,7 @@ impl Example for CreateWorkflowRequest {
             description: "Leads from the spring Facebook campaign".into(),
             channel: Channel::Whatsapp,
             ai_instructions: "Be brief and friendly. Offer a free consultation.".into(),
+            ai_model: None,
             initial_message: "Hi {first_name}, thanks for your interest in {brand_name}! \
                               Would you like to book a free consultation?"
                 .into(),
@@ -229,6 +236,7 @@ impl TryFrom<CreateWorkflowRequest> for WorkflowDefinition {
             description: body.description,
             channel: body.channel.into(),
             ai_instructions: body.ai_instructions,
+            ai_model: body.ai_model,
             initial_message: template("initial_message", &body.initial_message)?,
             opt_out_message: body.opt_out_message,
             follow_up_count: FollowUpCount::new(body.follow_up_count)
@@ -271,6 +279,10 @@ pub struct UpdateWorkflowRequest {
     #[oai(validator(max_length = 8000))]
     #[serde(default)]
     pub ai_instructions: Option<String>,
+    /// New model override (1 to 200 characters); `null` goes back to the tenant's model.
+    #[oai(nullable, validator(min_length = 1, max_length = 200))]
+    #[serde(default)]
+    pub ai_model: MaybeUndefined<String>,
     /// New first message (template).
     #[oai(validator(min_length = 1, max_length = 1600))]
     #[serde(default)]
@@ -316,6 +328,11 @@ impl TryFrom<UpdateWorkflowRequest> for WorkflowPatch {
             description: body.description,
             channel: body.channel.map(Into::into),
             ai_instructions: body.ai_instructions,
+            ai_model: match body.ai_model {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(model) => Some(Some(model)),
+            },
             initial_message: body
                 .initial_message
                 .map(|text| template("initial_message", &text))
@@ -452,6 +469,9 @@ pub struct WorkflowDto {
     pub status: WorkflowStatus,
     /// Guidance for the AI.
     pub ai_instructions: String,
+    /// The model this workflow uses instead of the tenant's; `null`: the tenant's.
+    #[oai(nullable)]
+    pub ai_model: Option<String>,
     /// The first message a lead receives (template).
     pub initial_message: String,
     /// Sent once when a lead opts out.
@@ -496,6 +516,7 @@ impl TryFrom<WorkflowView> for WorkflowDto {
             channel: definition.channel.into(),
             status: status.into(),
             ai_instructions: definition.ai_instructions,
+            ai_model: definition.ai_model,
             initial_message: definition.initial_message.as_str().to_owned(),
             opt_out_message: definition.opt_out_message,
             follow_up_count: i64::from(definition.follow_up_count.get()),

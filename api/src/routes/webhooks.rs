@@ -334,6 +334,13 @@ async fn whatsapp_event(
     };
     let ctx = webhook_ctx(&state, tenant.id, "webhook:whatsapp");
     for message in webhook.inbound {
+        if message.phone_number_id != cloud.phone_number_id {
+            tracing::warn!(
+                phone_number_id = %message.phone_number_id,
+                "a WhatsApp message to a number that is not the tenant's; ignored"
+            );
+            continue;
+        }
         let Ok(from) = PhoneNumber::parse_e164(&message.from) else {
             tracing::warn!(from = %message.from, "a WhatsApp message from an unusable number");
             continue;
@@ -356,6 +363,9 @@ async fn whatsapp_event(
         }
     }
     for status in webhook.statuses {
+        if status.phone_number_id != cloud.phone_number_id {
+            continue;
+        }
         let result = status_callbacks::record(
             &state.messaging,
             &ctx,

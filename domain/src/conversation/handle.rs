@@ -112,9 +112,12 @@ impl Conversation {
             } => {
                 let message = self.message(message_id)?;
                 let current = message.status;
-                let moves_forward = current != DeliveryStatus::Cancelled
-                    && status != DeliveryStatus::Cancelled
-                    && status.rank() > current.rank();
+                // Only a sent message has a delivery to report on; a queued one (never sent, or
+                // sent again after a failure) waits for its own send.
+                let moves_forward =
+                    !matches!(current, DeliveryStatus::Cancelled | DeliveryStatus::Queued)
+                        && status != DeliveryStatus::Cancelled
+                        && status.rank() > current.rank();
                 Ok(if moves_forward {
                     vec![ConversationEvent::OutboundMessageStatusUpdated {
                         message_id,

@@ -279,6 +279,8 @@ impl Aggregate for Conversation {
                 if let Some(message) = self.outbound.get_mut(&message_id) {
                     message.status = DeliveryStatus::Queued;
                     message.failed_attempts = 0;
+                    // Reports about the earlier send no longer concern this message.
+                    message.provider_message_id = None;
                 }
             }
             ConversationEvent::AiTurnRecorded(turn) => {

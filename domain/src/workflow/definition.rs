@@ -17,6 +17,8 @@ use super::{Channel, QualificationQuestion, WorkflowError};
 const MAX_DESCRIPTION_LEN: usize = 2000;
 /// Longest AI instructions, in characters.
 const MAX_AI_INSTRUCTIONS_LEN: usize = 8000;
+/// Longest model name, in characters.
+const MAX_AI_MODEL_LEN: usize = 200;
 /// Longest opt-out confirmation, in characters (three SMS segments).
 const MAX_OPT_OUT_MESSAGE_LEN: usize = 480;
 /// Most qualification questions.
@@ -33,6 +35,10 @@ pub struct WorkflowDefinition {
     pub channel: Channel,
     /// Guidance for the AI, at most 8000 characters.
     pub ai_instructions: String,
+    /// The model this workflow's conversations use, overriding the tenant's (OpenAI-compatible
+    /// endpoint only; 1 to 200 characters). `None`: the tenant's model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ai_model: Option<String>,
     /// The first message a lead receives.
     pub initial_message: MessageTemplate,
     /// Sent once when a lead opts out; 1 to 480 characters.
@@ -64,6 +70,7 @@ impl WorkflowDefinition {
             description: String::new(),
             channel,
             ai_instructions: String::new(),
+            ai_model: None,
             initial_message,
             opt_out_message: Self::DEFAULT_OPT_OUT_MESSAGE.to_owned(),
             follow_up_count: FollowUpCount::default(),
@@ -83,6 +90,12 @@ impl WorkflowDefinition {
             &self.ai_instructions,
             MAX_AI_INSTRUCTIONS_LEN,
         )?;
+        if let Some(model) = &self.ai_model {
+            if model.trim().is_empty() {
+                return Err(WorkflowError::FieldEmpty { field: "ai_model" });
+            }
+            max_chars("ai_model", model, MAX_AI_MODEL_LEN)?;
+        }
         if self.opt_out_message.trim().is_empty() {
             return Err(WorkflowError::FieldEmpty {
                 field: "opt_out_message",
@@ -168,6 +181,34 @@ mod tests {
                 max: 2000
             })
         );
+    }
+
+    #[test]
+    fn a_blank_or_overlong_model_override_is_refused() {
+        let blank = WorkflowDefinition {
+            ai_model: Some("  ".into()),
+            ..definition()
+        };
+        assert_eq!(
+            blank.check(),
+            Err(WorkflowError::FieldEmpty { field: "ai_model" })
+        );
+        let long = WorkflowDefinition {
+            ai_model: Some("m".repeat(201)),
+            ..definition()
+        };
+        assert_eq!(
+            long.check(),
+            Err(WorkflowError::FieldTooLong {
+                field: "ai_model",
+                max: 200
+            })
+        );
+        let named = WorkflowDefinition {
+            ai_model: Some("gpt-4.1-mini".into()),
+            ..definition()
+        };
+        assert_eq!(named.check(), Ok(()));
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub struct WorkflowPatch {
     pub channel: Option<Channel>,
     /// New AI instructions.
     pub ai_instructions: Option<String>,
+    /// New model override; `Some(None)` falls back to the tenant's model.
+    pub ai_model: Option<Option<String>>,
     /// New initial message.
     pub initial_message: Option<MessageTemplate>,
     /// New opt-out confirmation.
@@ -47,6 +49,10 @@ impl WorkflowPatch {
             description: pick(&self.description, &def.description),
             channel: self.channel.unwrap_or(def.channel),
             ai_instructions: pick(&self.ai_instructions, &def.ai_instructions),
+            ai_model: self
+                .ai_model
+                .clone()
+                .unwrap_or_else(|| def.ai_model.clone()),
             initial_message: self
                 .initial_message
                 .clone()

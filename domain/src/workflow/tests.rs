@@ -193,6 +193,7 @@ fn full_definition() -> WorkflowDefinition {
     WorkflowDefinition {
         description: "Spring leads".into(),
         ai_instructions: "Be brief.".into(),
+        ai_model: None,
         opt_out_message: "Bye.".into(),
         follow_up_count: FollowUpCount::new(2).unwrap(),
         follow_up_delay_hours: FollowUpDelayHours::new(48).unwrap(),

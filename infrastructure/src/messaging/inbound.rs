@@ -232,7 +232,8 @@ async fn receive_in(
     outcome.message_id = Some(message_id);
     let position = match keyword {
         Some(Keyword::OptOut) => {
-            let reason = format!("the lead texted {}", body.trim().to_uppercase());
+            let word: String = body.trim().to_uppercase().chars().take(40).collect();
+            let reason = format!("the lead texted {word}");
             suppression::opt_out_in(conn, ctx, lead_id, &reason, Some(channel)).await?
         }
         Some(Keyword::OptIn) => resubscribe_in(conn, ctx, tenant, &lead, lead_id, channel).await?,

@@ -73,8 +73,11 @@ pub struct MessagingSettings {
     pub model_timeout: Duration,
     /// How long a worker holds a claimed task before another may take it.
     pub lease: Duration,
-    /// Tasks claimed at once by one worker, and run concurrently.
+    /// Tasks claimed at once by one worker.
     pub batch_size: i64,
+    /// Tasks one worker runs at the same time. A send holds two pooled connections (its lock
+    /// and the one it records with), so keep this well under the pool size.
+    pub concurrency: usize,
     /// The tasks table (`projections::tasks::live_table()`).
     pub tasks_table: String,
 }
@@ -89,7 +92,8 @@ impl MessagingSettings {
             max_model_attempts: 3,
             model_timeout: Duration::from_secs(20),
             lease: Duration::from_secs(120),
-            batch_size: 32,
+            batch_size: 16,
+            concurrency: 8,
             tasks_table,
         }
     }

@@ -1,5 +1,6 @@
 //! Which conversation model answers a tenant's leads: the tenant's OpenAI-compatible endpoint
-//! when it configured one, else the built-in rules engine.
+//! when it configured one — with the workflow's model when the workflow names one — else the
+//! built-in rules engine.
 
 use std::sync::Arc;
 
@@ -32,14 +33,19 @@ impl ModelRouter {
         }
     }
 
-    /// The model answering `tenant`'s leads.
-    pub async fn model_for(&self, tenant: TenantId) -> anyhow::Result<Arc<dyn ConversationModel>> {
+    /// The model answering `tenant`'s leads in a workflow that asks for `workflow_model` (if
+    /// any).
+    pub async fn model_for(
+        &self,
+        tenant: TenantId,
+        workflow_model: Option<&str>,
+    ) -> anyhow::Result<Arc<dyn ConversationModel>> {
         Ok(match self.tenants.ai_settings(tenant).await? {
             Some(ai) => Arc::new(OpenAiCompatibleModel::new(
                 self.client.clone(),
                 ai.base_url,
                 ai.api_key,
-                ai.model,
+                workflow_model.map_or(ai.model, str::to_owned),
                 self.prices.clone(),
             )),
             None => self.rules.clone(),

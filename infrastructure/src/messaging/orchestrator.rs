@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use application::{CommandContext, HistoryLine, ModelError, ModelReply, ModelRequest, Speaker};
 use domain::conversation::{
-    evaluate_qualification, AiTurn, Conversation, ConversationCommand, ConversationId, Direction,
-    Intent, MessageContent, Qualification,
+    evaluate_qualification, AiTurn, Conversation, ConversationCommand, ConversationError,
+    ConversationId, Direction, Intent, MessageContent, Qualification,
 };
 use domain::values::{MessageId, TenantId};
 use domain::{Lead, LeadCommand, LeadStatus, Workflow};
@@ -120,7 +120,7 @@ async fn reply(
     };
     let model = messaging
         .models
-        .model_for(ctx.tenant_id)
+        .model_for(ctx.tenant_id, workflow.ai_model.as_deref())
         .await
         .map_err(CommandError::Database)?;
     let answer =
@@ -361,8 +361,24 @@ async fn act_on(
     .await;
     match outcome {
         Ok(_) => Ok(ReplyOutcome::Answered(intent)),
-        Err(CommandError::Rejected(MessagingError::Conversation(_))) => {
-            Ok(ReplyOutcome::NothingToDo)
+        Err(CommandError::Rejected(MessagingError::Conversation(
+            ConversationError::StaleReply | ConversationError::AiPaused,
+        ))) => Ok(ReplyOutcome::NothingToDo),
+        Err(CommandError::Rejected(refusal)) => {
+            // The reply cannot be queued (say WhatsApp's window closed while workers were
+            // down): end the task rather than ask the model again and again.
+            let reason = refusal.to_string();
+            record(
+                messaging,
+                ctx,
+                conversation_id,
+                vec![Step::Conversation(ConversationCommand::SkipAiReply {
+                    in_reply_to,
+                    reason: reason.clone(),
+                })],
+            )
+            .await?;
+            Ok(ReplyOutcome::Skipped(reason))
         }
         Err(error) => Err(error),
     }

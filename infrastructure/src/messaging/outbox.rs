@@ -55,15 +55,30 @@ pub async fn run(messaging: &Messaging, task: &ClaimedTask) -> anyhow::Result<Se
         .parse()
         .map_err(|error| anyhow::anyhow!("task {}: {error}", task.task_key))?;
     let message_id = MessageId::from_uuid(task.message_id);
+    // The connection that records the outcome is taken before the provider is called: once the
+    // provider has accepted a message, recording it must not wait for a free connection.
+    let mut record_conn = messaging
+        .executor
+        .pool()
+        .acquire()
+        .await
+        .context("Failed to acquire a connection for a send")?;
     let mut tx = messaging
         .executor
         .pool()
         .begin()
         .await
         .context("Failed to begin a send")?;
-    let outcome = send_in(messaging, &mut tx, &ctx, conversation_id, message_id)
-        .await
-        .map_err(|error| anyhow::anyhow!("send {message_id}: {error:#}"))?;
+    let outcome = send_in(
+        messaging,
+        &mut tx,
+        &mut record_conn,
+        &ctx,
+        conversation_id,
+        message_id,
+    )
+    .await
+    .map_err(|error| anyhow::anyhow!("send {message_id}: {error:#}"))?;
     tx.commit().await.context("Failed to end a send")?;
     // Marking the lead may take its send lock exclusively: only after ours is released.
     if let SendOutcome::Refused(refusal) = &outcome {
@@ -77,11 +92,16 @@ pub async fn run(messaging: &Messaging, task: &ClaimedTask) -> anyhow::Result<Se
 async fn send_in(
     messaging: &Messaging,
     lock_tx: &mut PgConnection,
+    record_conn: &mut PgConnection,
     ctx: &CommandContext,
     conversation_id: ConversationId,
     message_id: MessageId,
 ) -> StepResult<SendOutcome> {
     let lead_id = conversation_id.lead_id();
+    if !claim_message(lock_tx, message_id).await? {
+        // Another worker is sending this very message (its lease ran out meanwhile).
+        return Ok(SendOutcome::NothingToDo);
+    }
     suppression::lock_for_send(lock_tx, lead_id).await?;
     let lead: Lead = load(lock_tx, ctx, &lead_id.to_string()).await?;
     let conversation: Conversation = load(lock_tx, ctx, &conversation_id.to_string()).await?;
@@ -93,7 +113,7 @@ async fn send_in(
     }
     let origin = message.origin;
     if let Some(reason) = refusal(&lead, origin) {
-        record(messaging, ctx, conversation_id, {
+        record(messaging, record_conn, ctx, conversation_id, {
             ConversationCommand::CancelMessage {
                 message_id,
                 reason: reason.to_owned(),
@@ -111,6 +131,7 @@ async fn send_in(
         };
         record(
             messaging,
+            record_conn,
             ctx,
             conversation_id,
             ConversationCommand::RecordFailed {
@@ -135,6 +156,7 @@ async fn send_in(
         Err(why) => {
             record(
                 messaging,
+                record_conn,
                 ctx,
                 conversation_id,
                 ConversationCommand::RecordFailed {
@@ -166,7 +188,16 @@ async fn send_in(
     let attempts = message.failed_attempts;
     match adapter.send(&request).await {
         Ok(receipt) => {
-            record_sent(messaging, ctx, conversation_id, message_id, origin, receipt).await?;
+            record_sent(
+                messaging,
+                record_conn,
+                ctx,
+                conversation_id,
+                message_id,
+                origin,
+                receipt,
+            )
+            .await?;
             Ok(SendOutcome::Sent)
         }
         Err(SendError::Transient {
@@ -178,6 +209,7 @@ async fn send_in(
             if attempt >= messaging.settings.max_send_attempts {
                 record(
                     messaging,
+                    record_conn,
                     ctx,
                     conversation_id,
                     ConversationCommand::RecordFailed {
@@ -196,7 +228,7 @@ async fn send_in(
                     .and_then(|d| chrono::Duration::from_std(d).ok())
                     .unwrap_or_default(),
             );
-            record(messaging, ctx, conversation_id, {
+            record(messaging, record_conn, ctx, conversation_id, {
                 ConversationCommand::RecordSendAttemptFailed {
                     message_id,
                     code,
@@ -218,7 +250,7 @@ async fn send_in(
                 error: message,
             };
             let failed = refusal.clone();
-            record(messaging, ctx, conversation_id, {
+            record(messaging, record_conn, ctx, conversation_id, {
                 ConversationCommand::RecordFailed {
                     message_id,
                     code: failed.code.clone(),
@@ -233,6 +265,15 @@ async fn send_in(
     }
 }
 
+/// Takes the message's own lock for this transaction, if no one else holds it.
+async fn claim_message(conn: &mut PgConnection, message_id: MessageId) -> StepResult<bool> {
+    sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(format!("send:{message_id}"))
+        .fetch_one(conn)
+        .await
+        .map_err(|error| CommandError::Database(error.into()))
+}
+
 /// Why `lead` may not receive a message of `origin`, if it may not.
 fn refusal(lead: &Lead, origin: MessageOrigin) -> Option<&'static str> {
     if lead.is_opted_out() && !origin.allowed_after_opt_out() {
@@ -244,9 +285,10 @@ fn refusal(lead: &Lead, origin: MessageOrigin) -> Option<&'static str> {
     }
 }
 
-/// Runs one conversation command in its own (retried) transaction.
+/// Runs one conversation command in its own (retried) transaction on `conn`.
 async fn record(
     messaging: &Messaging,
+    conn: &mut PgConnection,
     ctx: &CommandContext,
     conversation_id: ConversationId,
     command: ConversationCommand,
@@ -254,7 +296,7 @@ async fn record(
     let id = conversation_id.to_string();
     messaging
         .executor
-        .in_transaction(|conn| {
+        .in_transaction_on(conn, |conn| {
             let command = command.clone();
             let id = id.clone();
             let ctx = ctx.clone();
@@ -270,8 +312,10 @@ async fn record(
 
 /// Records the send, remembers the provider's id for callbacks, and moves a pending lead to
 /// `contacted` when this was its outreach.
+#[allow(clippy::too_many_arguments)]
 async fn record_sent(
     messaging: &Messaging,
+    conn: &mut PgConnection,
     ctx: &CommandContext,
     conversation_id: ConversationId,
     message_id: MessageId,
@@ -281,7 +325,7 @@ async fn record_sent(
     let id = conversation_id.to_string();
     messaging
         .executor
-        .in_transaction(|conn| {
+        .in_transaction_on(conn, |conn| {
             let id = id.clone();
             let receipt = receipt.clone();
             let ctx = ctx.clone();

@@ -36,6 +36,23 @@ pub async fn lock_for_opt_out(conn: &mut PgConnection, lead: LeadId) -> StepResu
     lock(conn, lead, "pg_advisory_xact_lock").await
 }
 
+/// Takes the send locks of many leads exclusively (bulk opt-out), in id order so that two bulk
+/// opt-outs over overlapping leads cannot deadlock.
+pub async fn lock_many_for_opt_out(
+    conn: &mut PgConnection,
+    leads: &[uuid::Uuid],
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "SELECT count(pg_advisory_xact_lock(hashtextextended('suppression:' || l::text, 0))) \
+         FROM (SELECT l FROM UNNEST($1::uuid[]) AS l ORDER BY l) AS sorted",
+    )
+    .bind(leads)
+    .execute(conn)
+    .await
+    .map_err(anyhow::Error::from)?;
+    Ok(())
+}
+
 async fn lock(conn: &mut PgConnection, lead: LeadId, function: &str) -> StepResult<()> {
     sqlx::query(&format!("SELECT {function}(hashtextextended($1, 0))"))
         .bind(format!("suppression:{lead}"))

@@ -15,6 +15,9 @@ use crate::messaging::{notifications, orchestrator, outbox, Messaging};
 /// How long a finished task (this version of it) stays leased, so it is not claimed again before
 /// the projection has removed it; a changed task is claimable at once.
 const COOL_DOWN: chrono::Duration = chrono::Duration::seconds(30);
+/// How long a task whose run failed (a database or configuration error, not a provider's
+/// refusal: those are recorded) waits before it is claimed again.
+const FAILED_TASK_PAUSE: chrono::Duration = chrono::Duration::seconds(30);
 /// How often to look for due tasks without a notification.
 const POLL: Duration = Duration::from_millis(500);
 
@@ -32,12 +35,9 @@ pub async fn run_once(messaging: &Messaging, holder: &str) -> anyhow::Result<usi
     .await?;
     let count = tasks.len();
     futures::stream::iter(tasks)
-        .for_each_concurrent(
-            usize::try_from(settings.batch_size).unwrap_or(8),
-            |task| async move {
-                run_task(messaging, holder, &task).await;
-            },
-        )
+        .for_each_concurrent(settings.concurrency.max(1), |task| async move {
+            run_task(messaging, holder, &task).await;
+        })
         .await;
     Ok(count)
 }
@@ -60,7 +60,7 @@ async fn run_task(messaging: &Messaging, holder: &str, task: &ClaimedTask) {
         }
         Err(error) => {
             tracing::warn!(task = %task.task_key, error = format!("{error:#}"), "task failed; it will be claimed again");
-            messaging.clock.now() + crate::messaging::retry_backoff(1)
+            messaging.clock.now() + FAILED_TASK_PAUSE
         }
     };
     if let Err(error) =

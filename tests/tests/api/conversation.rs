@@ -159,6 +159,17 @@ async fn write_thread(writer: &mut Writer) -> (MessageId, MessageId, MessageId) 
     writer
         .run(
             Channel::Whatsapp,
+            ConversationCommand::RecordSent {
+                message_id: reply,
+                provider: "whatsapp_cloud".into(),
+                provider_message_id: "wamid.reply".into(),
+                sent_at: at(32),
+            },
+        )
+        .await;
+    writer
+        .run(
+            Channel::Whatsapp,
             ConversationCommand::RecordDeliveryStatus {
                 message_id: reply,
                 status: DeliveryStatus::Delivered,
@@ -332,8 +343,8 @@ async fn the_conversation_shows_threads_messages_delivery_and_ai_turns() {
         .await;
     assert_eq!(lead_answer.status, StatusCode::OK, "{}", lead_answer.text);
     assert_eq!(time(&lead_answer.body["last_inbound_at"]), at(30));
-    assert_eq!(time(&lead_answer.body["last_contacted_at"]), at(1));
-    assert_eq!(time(&lead_answer.body["last_message_at"]), at(30));
+    assert_eq!(time(&lead_answer.body["last_contacted_at"]), at(32));
+    assert_eq!(time(&lead_answer.body["last_message_at"]), at(32));
 }
 
 #[tokio::test]

@@ -448,6 +448,62 @@ async fn an_llm_answers_with_exact_tokens_and_costs_and_sees_the_history() {
 }
 
 #[tokio::test]
+async fn a_workflow_may_name_its_own_model() {
+    let fake = FakeHttp::start(|_| {
+        tool_call(
+            r#"{"intent": "other", "answers": {}, "chosen_slot": null, "reply": "Hello!"}"#,
+            json!({"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12}),
+        )
+    })
+    .await;
+    let app = TestApp::spawn().await;
+    let (tenant, workflow) = tenant_with_workflow(&app, "Models").await;
+    let key = tenant.key.as_str();
+    use_model(&app, &tenant, &fake).await;
+    let set = app
+        .patch(
+            key,
+            &format!("/api/v1/workflows/{workflow}"),
+            json!({"ai_model": "gpt-4.1-mini"}),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.text);
+    let shown = app
+        .get(
+            key,
+            &format!(
+                "/api/v1/workflows/{workflow}?min_position={}",
+                set.body["position"]
+            ),
+        )
+        .await;
+    assert_eq!(shown.body["ai_model"], "gpt-4.1-mini", "{}", shown.text);
+    let lead = capture_sam(&app, key, Some(&workflow), "+44 7700 900333").await;
+    inbound(&app, key, &lead, "Hi there").await;
+    let model = eventually("the model to be asked", WAIT, || async {
+        fake.requests().first().map(|r| r.json()["model"].clone())
+    })
+    .await;
+    assert_eq!(model, "gpt-4.1-mini");
+
+    let cleared = app
+        .patch(
+            key,
+            &format!("/api/v1/workflows/{workflow}"),
+            json!({"ai_model": null}),
+        )
+        .await;
+    assert_eq!(cleared.status, StatusCode::OK, "{}", cleared.text);
+    inbound(&app, key, &lead, "Still there?").await;
+    let model = eventually("the model to be asked again", WAIT, || async {
+        fake.requests().get(1).map(|r| r.json()["model"].clone())
+    })
+    .await;
+    assert_eq!(model, "gpt-4o-mini", "back to the tenant's model");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn model_failures_are_retried_after_the_backoff_then_handed_off() {
     let app = TestApp::spawn_with(|settings| settings.model_timeout = MODEL_TIMEOUT).await;
     let fake = FakeHttp::start(|_| {

@@ -301,3 +301,49 @@ fn an_inbound_message_is_not_an_outbound_one() {
         .when(record_sent(msg(1)))
         .then_expect_error(ConversationError::MessageNotFound);
 }
+
+#[test]
+fn a_queued_message_takes_no_delivery_report_until_it_is_sent() {
+    let id = msg(1);
+    for status in [
+        DeliveryStatus::Sent,
+        DeliveryStatus::Delivered,
+        DeliveryStatus::Failed,
+        DeliveryStatus::Read,
+    ] {
+        conversation()
+            .given(with_queued(id))
+            .when(report(id, status))
+            .then_expect_events(vec![]);
+    }
+}
+
+#[test]
+fn a_requeued_message_forgets_its_earlier_send() {
+    let id = msg(1);
+    let mut events = with_queued(id);
+    events.push(sent(id));
+    events.push(ConversationEvent::OutboundMessageFailed {
+        message_id: id,
+        code: Some("30003".into()),
+        error: "unreachable handset".into(),
+        reason: "refused".into(),
+        failed_at: at(3),
+    });
+    events.push(ConversationEvent::OutboundMessageRequeued {
+        message_id: id,
+        at: at(4),
+    });
+    let mut state = Conversation::default();
+    for event in events.clone() {
+        state.apply(event);
+    }
+    let message = state.outbound(id).unwrap();
+    assert_eq!(message.status, DeliveryStatus::Queued);
+    assert_eq!(message.provider_message_id, None);
+    // A late report about the earlier send changes nothing.
+    conversation()
+        .given(events)
+        .when(report(id, DeliveryStatus::Delivered))
+        .then_expect_events(vec![]);
+}
