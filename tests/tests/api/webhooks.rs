@@ -667,3 +667,111 @@ async fn asking_for_a_person_hands_off_and_tells_the_admin_by_text_and_webhook()
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(count_events(&app, "AiTurnRecorded").await, 1);
 }
+
+async fn lead_state(app: &TestApp, tenant: &TestTenant, lead: LeadId) -> Lead {
+    infrastructure::event_store::load::<Lead>(
+        &mut app.db.pool().acquire().await.unwrap(),
+        tenant.id.parse().unwrap(),
+        &lead.to_string(),
+    )
+    .await
+    .unwrap()
+    .aggregate
+}
+
+#[tokio::test]
+async fn a_transient_provider_error_is_retried_after_its_backoff_and_a_permanent_one_marks_the_lead(
+) {
+    let twilio = fake_twilio().await;
+    let base = twilio.base.clone();
+    let app = TestApp::spawn_with(|settings| settings.twilio_api_base = base).await;
+    let tenant = app.create_tenant("Acme").await;
+    with_twilio(&app, &tenant).await;
+    let lead = lead(&app, &tenant).await;
+
+    // 500, then 429 with Retry-After: two attempts recorded, each retried when due, then sent.
+    twilio.enqueue(FakeResponse::json(
+        500,
+        json!({"code": 20500, "message": "Internal Server Error"}),
+    ));
+    twilio.enqueue(
+        FakeResponse::json(429, json!({"code": 20429, "message": "Too Many Requests"}))
+            .with_header("retry-after", "30"),
+    );
+    let message = queue(&app, &tenant, lead, "Hello again").await;
+    eventually("the first failed attempt", || async {
+        count_events(&app, "OutboundSendAttemptFailed").await == 1
+    })
+    .await;
+    assert_eq!(twilio.requests().len(), 1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(twilio.requests().len(), 1, "not retried before its time");
+    app.clock.advance(chrono::Duration::seconds(3));
+    eventually("the second failed attempt", || async {
+        count_events(&app, "OutboundSendAttemptFailed").await == 2
+    })
+    .await;
+    let retry_at: String = sqlx::query_scalar(
+        "SELECT payload->'OutboundSendAttemptFailed'->>'retry_at' FROM events \
+         WHERE event_type = 'OutboundSendAttemptFailed' ORDER BY global_position DESC LIMIT 1",
+    )
+    .fetch_one(app.db.pool())
+    .await
+    .unwrap();
+    let retry_at: chrono::DateTime<chrono::Utc> = retry_at.parse().unwrap();
+    assert!(
+        retry_at >= app.clock.now() + chrono::Duration::seconds(29),
+        "Retry-After honoured"
+    );
+    app.clock.advance(chrono::Duration::seconds(31));
+    eventually("the send", || async {
+        conversation(&app, &tenant, lead)
+            .await
+            .outbound(message)
+            .is_some_and(|m| m.status == DeliveryStatus::Sent)
+    })
+    .await;
+    assert_eq!(twilio.requests().len(), 3);
+
+    // An invalid number fails at once, without retries, and the lead is unreachable.
+    twilio.enqueue(FakeResponse::json(
+        400,
+        json!({"code": 21211, "message": "The 'To' number is not a valid phone number.", "status": 400}),
+    ));
+    let invalid = queue(&app, &tenant, lead, "Are you there?").await;
+    eventually("the lead to be unreachable", || async {
+        lead_state(&app, &tenant, lead).await.is_unreachable()
+    })
+    .await;
+    let failed = conversation(&app, &tenant, lead).await;
+    assert_eq!(
+        failed.outbound(invalid).unwrap().status,
+        DeliveryStatus::Failed
+    );
+    assert_eq!(twilio.requests().len(), 4);
+
+    // Twilio's 21610 (the number sent STOP to Twilio) opts the lead out.
+    app.patch(
+        &tenant.key,
+        &format!("/api/v1/leads/{lead}"),
+        json!({"phone": "+14155550124"}),
+    )
+    .await;
+    twilio.enqueue(FakeResponse::json(
+        400,
+        json!({"code": 21610, "message": "Attempt to send to unsubscribed recipient", "status": 400}),
+    ));
+    queue(&app, &tenant, lead, "One more thing").await;
+    eventually("the lead to be opted out", || async {
+        lead_state(&app, &tenant, lead).await.is_opted_out()
+    })
+    .await;
+    assert_eq!(twilio.requests().len(), 5);
+    let reason: String = sqlx::query_scalar(
+        "SELECT payload->'LeadOptedOut'->>'reason' FROM events WHERE event_type = 'LeadOptedOut'",
+    )
+    .fetch_one(app.db.pool())
+    .await
+    .unwrap();
+    assert!(reason.contains("21610"), "{reason}");
+}
