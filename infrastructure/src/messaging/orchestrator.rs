@@ -366,15 +366,21 @@ async fn act_on(
         ))) => Ok(ReplyOutcome::NothingToDo),
         Err(CommandError::Rejected(refusal)) => {
             // The reply cannot be queued (say WhatsApp's window closed while workers were
-            // down): end the task rather than ask the model again and again.
+            // down): keep the turn — its tokens were spent — without the reply, which ends the
+            // task rather than asking the model again and again.
             let reason = refusal.to_string();
+            tracing::warn!(%conversation_id, %reason, "an AI reply could not be queued");
+            let silent = AiTurn {
+                reply_message_id: None,
+                ..turn
+            };
             record(
                 messaging,
                 ctx,
                 conversation_id,
-                vec![Step::Conversation(ConversationCommand::SkipAiReply {
-                    in_reply_to,
-                    reason: reason.clone(),
+                vec![Step::Conversation(ConversationCommand::RecordAiTurn {
+                    turn: silent,
+                    reply: None,
                 })],
             )
             .await?;

@@ -231,9 +231,9 @@ async fn message_when(
 async fn conversation_events(app: &TestApp, lead: &str, event_type: &str) -> Vec<Value> {
     let payloads: Vec<Value> = sqlx::query_scalar(
         "SELECT payload::jsonb FROM events WHERE aggregate_type = 'conversation' \
-         AND aggregate_id = $1 AND event_type = $2 ORDER BY sequence",
+         AND aggregate_id LIKE $1 AND event_type = $2 ORDER BY global_position",
     )
-    .bind(format!("{lead}:sms"))
+    .bind(format!("{lead}:%"))
     .bind(event_type)
     .fetch_all(app.db.pool())
     .await
@@ -500,6 +500,53 @@ async fn a_workflow_may_name_its_own_model() {
     })
     .await;
     assert_eq!(model, "gpt-4o-mini", "back to the tenant's model");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_reply_too_late_for_whatsapps_window_keeps_the_turn_and_sends_nothing() {
+    let app = TestApp::spawn_with(|settings| settings.run_workers = false).await;
+    let (tenant, workflow) = tenant_with_workflow(&app, "Late").await;
+    let key = tenant.key.as_str();
+    let moved = app
+        .patch(key, &format!("/api/v1/workflows/{workflow}"), json!({"channel": "whatsapp"}))
+        .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.text);
+    let lead = capture_sam(&app, key, Some(&workflow), "+44 7700 900444").await;
+    post_ok(
+        &app,
+        key,
+        &format!("/api/v1/sandbox/leads/{lead}/inbound"),
+        json!({"body": "Hi, is this still available?", "channel": "whatsapp"}),
+        StatusCode::OK,
+    )
+    .await;
+    // The workers were down for a day: the window has closed when the AI gets to answer.
+    app.clock.advance(chrono::Duration::hours(25));
+    let state = api::state::AppState::new(
+        app.db.pool().clone(),
+        std::sync::Arc::new(app.clock.clone()),
+        api::settings::Settings::for_tests(app.db.url().to_string(), ADMIN),
+    )
+    .unwrap();
+    let tasks = projections::tasks::live_table();
+    eventually("the reply task to end", WAIT, || async {
+        infrastructure::messaging::workers::run_once(&state.messaging, "late-worker")
+            .await
+            .unwrap();
+        let left: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {tasks}"))
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap_or(1);
+        let turns = conversation_events(&app, &lead, "AiTurnRecorded").await;
+        (left == 0 && turns.len() == 1).then_some(())
+    })
+    .await;
+    let turns = conversation_events(&app, &lead, "AiTurnRecorded").await;
+    assert_eq!(turns[0]["reply_message_id"], Value::Null);
+    assert_eq!(turns[0]["engine"], "rules");
+    let queued = conversation_events(&app, &lead, "OutboundMessageQueued").await;
+    assert!(queued.is_empty(), "{queued:?}");
     app.stop().await;
 }
 
