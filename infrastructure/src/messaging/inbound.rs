@@ -6,7 +6,7 @@
 
 use application::CommandContext;
 use domain::conversation::{
-    Conversation, ConversationCommand, ConversationId, Keyword, MessageContent, MessageOrigin,
+    Conversation, ConversationCommand, ConversationId, Keyword, MessageOrigin,
 };
 use domain::values::{CustomFields, LeadId, LeadSource, MessageId, PhoneNumber};
 use domain::{Channel, Lead, LeadCommand, LeadStatus, NewLead, Workflow};
@@ -239,7 +239,15 @@ async fn receive_in(
         Some(Keyword::OptIn) => resubscribe_in(conn, ctx, tenant, &lead, lead_id, channel).await?,
         Some(Keyword::Help) if !lead.is_opted_out() => {
             let text = help_text(tenant);
-            queue_system(conn, ctx, lead_id, channel, &text, MessageOrigin::Help).await?
+            crate::messaging::outbound::queue_system_text(
+                conn,
+                ctx,
+                lead_id,
+                channel,
+                &text,
+                MessageOrigin::Help,
+            )
+            .await?
         }
         Some(Keyword::Help) => None,
         None => enter_conversation(conn, ctx, &lead, lead_id).await?,
@@ -300,7 +308,7 @@ async fn resubscribe_in(
         "{}: you are subscribed to messages again. Reply STOP to opt out.",
         tenant.brand_name
     );
-    let queued = queue_system(
+    let queued = crate::messaging::outbound::queue_system_text(
         conn,
         ctx,
         lead_id,
@@ -330,33 +338,4 @@ fn help_text(tenant: &Tenant) -> String {
             contact.join(" or ")
         )
     }
-}
-
-/// Queues a message the system writes (HELP, START confirmations).
-async fn queue_system(
-    conn: &mut PgConnection,
-    ctx: &CommandContext,
-    lead_id: LeadId,
-    channel: Channel,
-    text: &str,
-    origin: MessageOrigin,
-) -> StepResult<Option<i64>> {
-    let content = MessageContent::text(text)
-        .map_err(|error| CommandError::Database(anyhow::anyhow!("system message: {error}")))?;
-    let (_, at) = exec::<Conversation>(
-        conn,
-        ctx,
-        &ConversationId::new(lead_id, channel).to_string(),
-        Existence::MayCreate,
-        ConversationCommand::QueueOutbound {
-            lead_id,
-            channel,
-            message_id: MessageId::new(),
-            content,
-            origin,
-            now: ctx.issued_at,
-        },
-    )
-    .await?;
-    Ok(at)
 }

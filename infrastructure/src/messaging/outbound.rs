@@ -48,7 +48,7 @@ pub async fn send_manual(
                         .await?
                         .unwrap_or(Channel::Sms),
                 };
-                queue(
+                queue_in(
                     conn,
                     ctx,
                     lead_id,
@@ -103,7 +103,7 @@ pub async fn send_outreach(
                         reason: format!("the rendered message {error}"),
                     }
                 })?;
-                queue(
+                queue_in(
                     conn,
                     ctx,
                     lead_id,
@@ -234,6 +234,23 @@ pub async fn retry(
         .await
 }
 
+/// Queues a text the system writes (opt-out and START confirmations, HELP answers).
+pub(crate) async fn queue_system_text(
+    conn: &mut PgConnection,
+    ctx: &CommandContext,
+    lead_id: LeadId,
+    channel: Channel,
+    text: &str,
+    origin: MessageOrigin,
+) -> StepResult<Option<i64>> {
+    let content = MessageContent::text(text).map_err(|error| {
+        CommandError::Database(anyhow::anyhow!("a {} message: {error}", origin.as_str()))
+    })?;
+    Ok(queue_in(conn, ctx, lead_id, channel, content, origin)
+        .await?
+        .position)
+}
+
 /// The lead, if a message may be queued for it.
 async fn sendable_lead(
     conn: &mut PgConnection,
@@ -269,7 +286,8 @@ async fn workflow_channel(
     Ok(workflow.definition().map(|definition| definition.channel))
 }
 
-async fn queue(
+/// Queues `content` on the lead's conversation on `channel` inside the caller's transaction.
+pub(crate) async fn queue_in(
     conn: &mut PgConnection,
     ctx: &CommandContext,
     lead_id: LeadId,

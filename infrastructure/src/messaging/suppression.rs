@@ -9,10 +9,8 @@
 //! transaction, and would otherwise wait on the opt-out's uncommitted event while the opt-out
 //! waits on its lock — a cycle PostgreSQL cannot see, since it spans two of the sender's sessions.
 
-use domain::conversation::{
-    Conversation, ConversationCommand, ConversationId, MessageContent, MessageOrigin,
-};
-use domain::values::{LeadId, MessageId};
+use domain::conversation::{Conversation, ConversationCommand, ConversationId, MessageOrigin};
+use domain::values::LeadId;
 use domain::{Channel, Lead, LeadCommand, Workflow, WorkflowDefinition};
 use sqlx::PgConnection;
 
@@ -163,21 +161,13 @@ pub async fn opt_out_in(
     }
     if let (true, Some(channel)) = (newly, confirm_on) {
         let text = opt_out_text(conn, ctx, &lead).await?;
-        let content = MessageContent::text(&text)
-            .map_err(|error| CommandError::Database(anyhow::anyhow!("opt-out message: {error}")))?;
-        let (_, at) = exec::<Conversation>(
+        let at = crate::messaging::outbound::queue_system_text(
             conn,
             ctx,
-            &ConversationId::new(lead_id, channel).to_string(),
-            Existence::MayCreate,
-            ConversationCommand::QueueOutbound {
-                lead_id,
-                channel,
-                message_id: MessageId::new(),
-                content,
-                origin: MessageOrigin::OptOutConfirmation,
-                now: ctx.issued_at,
-            },
+            lead_id,
+            channel,
+            &text,
+            MessageOrigin::OptOutConfirmation,
         )
         .await?;
         position = later(position, at);

@@ -509,7 +509,11 @@ async fn a_reply_too_late_for_whatsapps_window_keeps_the_turn_and_sends_nothing(
     let (tenant, workflow) = tenant_with_workflow(&app, "Late").await;
     let key = tenant.key.as_str();
     let moved = app
-        .patch(key, &format!("/api/v1/workflows/{workflow}"), json!({"channel": "whatsapp"}))
+        .patch(
+            key,
+            &format!("/api/v1/workflows/{workflow}"),
+            json!({"channel": "whatsapp"}),
+        )
         .await;
     assert_eq!(moved.status, StatusCode::OK, "{}", moved.text);
     let lead = capture_sam(&app, key, Some(&workflow), "+44 7700 900444").await;
