@@ -68,6 +68,13 @@ pub enum ConversationCommand {
         /// When to try again.
         retry_at: DateTime<Utc>,
     },
+    /// The message may not go out now (outside the recipient's sending window): try at `until`.
+    DeferSend {
+        /// The message.
+        message_id: MessageId,
+        /// When the window opens.
+        until: DateTime<Utc>,
+    },
     /// Sending failed for good.
     RecordFailed {
         /// The message.

@@ -93,6 +93,13 @@ pub enum ConversationEvent {
         /// When to try again.
         retry_at: DateTime<Utc>,
     },
+    /// The message waits for the recipient's sending window to open.
+    OutboundSendDeferred {
+        /// The message.
+        message_id: MessageId,
+        /// When the window opens.
+        until: DateTime<Utc>,
+    },
     /// The provider accepted the message.
     OutboundMessageSent {
         /// The message.
@@ -196,6 +203,7 @@ impl DomainEvent for ConversationEvent {
             Self::InboundMessageReceived { .. } => "InboundMessageReceived",
             Self::OutboundMessageQueued { .. } => "OutboundMessageQueued",
             Self::OutboundSendAttemptFailed { .. } => "OutboundSendAttemptFailed",
+            Self::OutboundSendDeferred { .. } => "OutboundSendDeferred",
             Self::OutboundMessageSent { .. } => "OutboundMessageSent",
             Self::OutboundMessageFailed { .. } => "OutboundMessageFailed",
             Self::OutboundMessageStatusUpdated { .. } => "OutboundMessageStatusUpdated",

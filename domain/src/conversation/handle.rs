@@ -91,6 +91,12 @@ impl Conversation {
                     }
                 })
             }
+            ConversationCommand::DeferSend { message_id, until } => {
+                self.if_queued(message_id, || ConversationEvent::OutboundSendDeferred {
+                    message_id,
+                    until,
+                })
+            }
             ConversationCommand::RecordFailed {
                 message_id,
                 code,

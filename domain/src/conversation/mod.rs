@@ -251,6 +251,7 @@ impl Aggregate for Conversation {
                     },
                 );
             }
+            ConversationEvent::OutboundSendDeferred { .. } => {}
             ConversationEvent::OutboundSendAttemptFailed { message_id, .. } => {
                 if let Some(message) = self.outbound.get_mut(&message_id) {
                     message.failed_attempts += 1;

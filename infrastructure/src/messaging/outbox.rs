@@ -10,8 +10,8 @@ use application::{CommandContext, OutboundRequest, PermanentFailure, SendError};
 use domain::conversation::{
     Conversation, ConversationCommand, ConversationId, DeliveryStatus, MessageOrigin,
 };
-use domain::values::{MessageId, TenantId};
-use domain::{Lead, LeadCommand, LeadStatus};
+use domain::values::{single_zone_of, MessageId, PhoneNumber, SendingWindow, TenantId};
+use domain::{Lead, LeadCommand, LeadStatus, Workflow};
 use sqlx::PgConnection;
 
 use crate::executor::{CommandError, Existence};
@@ -24,6 +24,8 @@ use crate::messaging::{retry_backoff, Messaging};
 pub enum SendOutcome {
     /// The message was no longer waiting (sent, failed or cancelled already).
     NothingToDo,
+    /// Outside the recipient's sending window: it goes out when the window opens.
+    Deferred(chrono::DateTime<chrono::Utc>),
     /// Withdrawn: the lead may not be messaged.
     Cancelled(String),
     /// The provider took it.
@@ -145,6 +147,30 @@ async fn send_in(
         .await?;
         return Ok(SendOutcome::Failed(reason.to_owned()));
     };
+    if matches!(origin, MessageOrigin::Outreach | MessageOrigin::FollowUp) {
+        let window = sending_window(messaging, lock_tx, ctx, &lead, &phone).await?;
+        if !window.is_open(ctx.issued_at) {
+            let (command, outcome) = match window.next_opening(ctx.issued_at) {
+                Some(until) => (
+                    ConversationCommand::DeferSend { message_id, until },
+                    SendOutcome::Deferred(until),
+                ),
+                None => (
+                    ConversationCommand::RecordFailed {
+                        message_id,
+                        code: None,
+                        error: "the business hours and the recipient's allowed hours never overlap"
+                            .to_owned(),
+                        reason: "no_sending_window".to_owned(),
+                        failed_at: ctx.issued_at,
+                    },
+                    SendOutcome::Failed("no_sending_window".to_owned()),
+                ),
+            };
+            record(messaging, record_conn, ctx, conversation_id, command).await?;
+            return Ok(outcome);
+        }
+    }
     let channel = conversation_id.channel();
     let adapter = messaging
         .channels
@@ -263,6 +289,41 @@ async fn send_in(
             Ok(SendOutcome::Refused(refusal))
         }
     }
+}
+
+/// When outreach and follow-ups may reach this lead: the workflow's business hours (else the
+/// tenant's) in the tenant's zone, within the tenant's allowed hours in the lead's zone — the
+/// zone of the phone's country when it has one zone, else the tenant's.
+async fn sending_window(
+    messaging: &Messaging,
+    conn: &mut PgConnection,
+    ctx: &CommandContext,
+    lead: &Lead,
+    phone: &PhoneNumber,
+) -> StepResult<SendingWindow> {
+    let tenant = messaging
+        .tenants
+        .get(ctx.tenant_id)
+        .await
+        .map_err(CommandError::Database)?
+        .ok_or(CommandError::NotFound)?;
+    let mut business_hours = tenant.business_hours;
+    if let Some(workflow_id) = lead.workflow_id() {
+        let workflow: Workflow = load(conn, ctx, &workflow_id.to_string()).await?;
+        if let Some(hours) = workflow.definition().and_then(|d| d.business_hours) {
+            business_hours = hours;
+        }
+    }
+    let recipient_zone = phone
+        .region()
+        .and_then(|country| single_zone_of(&country))
+        .unwrap_or(tenant.timezone);
+    Ok(SendingWindow::new(
+        business_hours,
+        tenant.timezone,
+        tenant.quiet_hours,
+        recipient_zone,
+    ))
 }
 
 /// Takes the message's own lock for this transaction, if no one else holds it.

@@ -172,7 +172,9 @@ impl Batch {
                     event.metadata.occurred_at,
                 )
             }),
-            ConversationEvent::AiReplySkipped { .. } => {}
+            // A deferred message stays queued; its due time lives in the tasks model.
+            ConversationEvent::AiReplySkipped { .. }
+            | ConversationEvent::OutboundSendDeferred { .. } => {}
             ConversationEvent::ConversationHandedOff { reason, at } => {
                 thread.handed_off = true;
                 thread.handed_off_reason = Some(reason);

@@ -121,6 +121,9 @@ pub fn apply(
             retry_at,
             ..
         } => put(row(TaskKind::Send, message_id, retry_at, attempt)),
+        ConversationEvent::OutboundSendDeferred { message_id, until } => {
+            put(row(TaskKind::Send, message_id, until, 0));
+        }
         ConversationEvent::OutboundMessageSent { message_id, .. }
         | ConversationEvent::OutboundMessageFailed { message_id, .. }
         | ConversationEvent::OutboundMessageCancelled { message_id, .. } => {

@@ -51,6 +51,8 @@ where
 
 /// A tenant with an active SMS workflow asking [`Q1`] then [`Q2`].
 async fn tenant_with_workflow(app: &TestApp, name: &str) -> (TestTenant, String) {
+    // A Monday, 11:00 in London: inside the default sending window, so outreach goes at once.
+    app.clock.set(monday_morning());
     let reply = app
         .post(
             ADMIN,
@@ -90,6 +92,11 @@ async fn tenant_with_workflow(app: &TestApp, name: &str) -> (TestTenant, String)
         .await;
     assert_eq!(activated.status, StatusCode::OK, "{}", activated.text);
     (tenant, workflow)
+}
+
+/// Monday 2026-03-30, 10:00 UTC (11:00 BST).
+fn monday_morning() -> DateTime<Utc> {
+    "2026-03-30T10:00:00Z".parse().unwrap()
 }
 
 /// Sam, in `workflow` (if any), on `phone`.
@@ -551,6 +558,46 @@ async fn a_reply_too_late_for_whatsapps_window_keeps_the_turn_and_sends_nothing(
     assert_eq!(turns[0]["engine"], "rules");
     let queued = conversation_events(&app, &lead, "OutboundMessageQueued").await;
     assert!(queued.is_empty(), "{queued:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn outreach_outside_the_sending_window_waits_for_it_to_open() {
+    let app = TestApp::spawn().await;
+    let (tenant, workflow) = tenant_with_workflow(&app, "Night").await;
+    let key = tenant.key.as_str();
+    let lead = capture_sam(&app, key, Some(&workflow), "+44 7700 900555").await;
+    // 22:30 BST on Monday: after business hours and after 21:00 at the lead's (London) end.
+    app.clock.set("2026-03-30T21:30:00Z".parse().unwrap());
+    post_ok(
+        &app,
+        key,
+        &format!("/api/v1/leads/{lead}/outreach"),
+        json!({}),
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    let deferred = eventually("the outreach to be deferred", WAIT, || async {
+        conversation_events(&app, &lead, "OutboundSendDeferred")
+            .await
+            .first()
+            .cloned()
+    })
+    .await;
+    let until: DateTime<Utc> = deferred["until"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        until,
+        "2026-03-31T08:00:00Z".parse::<DateTime<Utc>>().unwrap(),
+        "09:00 BST"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        sandbox(&app, key, &lead).await.is_empty(),
+        "nothing sent at night"
+    );
+    app.clock.set(until);
+    let sent = sandbox_shows(&app, key, &lead, 1).await;
+    assert!(sent[0].starts_with("Hi Sam"), "{sent:?}");
     app.stop().await;
 }
 

@@ -347,3 +347,23 @@ fn a_requeued_message_forgets_its_earlier_send() {
         .when(report(id, DeliveryStatus::Delivered))
         .then_expect_events(vec![]);
 }
+
+#[test]
+fn a_queued_message_may_be_deferred_and_a_sent_one_not() {
+    let id = msg(1);
+    let defer = || ConversationCommand::DeferSend {
+        message_id: id,
+        until: hours(10),
+    };
+    conversation()
+        .given(with_queued(id))
+        .when(defer())
+        .then_expect_events(vec![ConversationEvent::OutboundSendDeferred {
+            message_id: id,
+            until: hours(10),
+        }]);
+    conversation()
+        .given(reported(id, DeliveryStatus::Sent))
+        .when(defer())
+        .then_expect_events(vec![]);
+}
