@@ -7,8 +7,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use application::{Actor, Clock, CommandContext, SystemClock};
 use domain::values::{
-    CustomFields, EmailAddress, LeadSource, MessageTemplate, PhoneNumber, Tag, WorkflowId,
-    WorkflowName,
+    BusinessHours, CustomFields, EmailAddress, LeadSource, LocalTimeRange, MessageTemplate,
+    PhoneNumber, Tag, WorkflowId, WorkflowName,
 };
 use domain::{
     Channel, NewLead, QualificationQuestion, Workflow, WorkflowCommand, WorkflowDefinition,
@@ -78,13 +78,13 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         key.secret
     );
     println!(
-        "Talk to a lead through the sandbox (built-in channel, rules-based AI); LEAD is an id"
+        "The demo's leads are contacted on their own (08:00-21:00 their time); see what is planned:"
     );
-    println!("from the list above:");
     println!(
-        "  curl -X POST -H 'Authorization: Bearer {}' {base}/api/v1/leads/LEAD/outreach",
+        "  curl -H 'Authorization: Bearer {}' {base}/api/v1/scheduled",
         key.secret
     );
+    println!("Answer as a lead through the sandbox (rules-based AI); LEAD is an id from the list:");
     println!(
         "  curl -X POST -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' \\\n    \
          -d '{{\"body\": \"Hi, yes I am new\"}}' {base}/api/v1/sandbox/leads/LEAD/inbound",
@@ -120,6 +120,11 @@ async fn seed(
         )?,
     );
     definition.description = "Qualifies website enquiries and books consultations.".to_string();
+    // Every day, so the demo's leads are contacted whenever it is started (within the recipients'
+    // allowed hours, 08:00–21:00 their time).
+    definition.business_hours = Some(BusinessHours::new(
+        [Some(LocalTimeRange::parse("08:00", "21:00")?); 7],
+    ));
     definition.qualification_questions = vec![
         QualificationQuestion::parse(
             "new_patient",

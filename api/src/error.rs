@@ -239,6 +239,9 @@ impl DomainRefusal for domain::WorkflowError {
             E::TooManyFollowUpTemplates { .. } => {
                 ApiError::invalid_field_described("follow_up_templates", self)
             }
+            E::TooManyFollowUpSteps { .. } | E::FollowUpStepsWithTemplates => {
+                ApiError::invalid_field_described("follow_up_steps", self)
+            }
             E::TooManyQuestions { .. } | E::DuplicateQuestionKey(_) => {
                 ApiError::invalid_field_described("qualification_questions", self)
             }
@@ -265,6 +268,9 @@ impl DomainRefusal for infrastructure::messaging::MessagingError {
             E::Archived => ApiError::conflict("archived", self.to_string(), json!({})),
             E::NoPhone => ApiError::conflict("no_phone", self.to_string(), json!({})),
             E::NoWorkflow(_) => ApiError::conflict("no_workflow", self.to_string(), json!({})),
+            E::AlreadyContacted => {
+                ApiError::conflict("already_contacted", self.to_string(), json!({}))
+            }
         }
     }
 }

@@ -7,13 +7,22 @@
 //! transaction per chunk writes the chunk's events and moves the job's progress together. The
 //! worker wakes on `NOTIFY` when a job is created and polls as a fallback; it stops at a chunk
 //! boundary when the server stops, handing the job back for immediate resumption.
+//!
+//! The `outreach` action queues messages with the messaging use cases, one transaction per lead
+//! (`infrastructure::messaging::bulk_outreach`), so its chunk is not one transaction: the chunk
+//! is read, its leads' outreach queued, then the progress recorded. If the worker dies in
+//! between, the chunk runs again and the leads already given outreach are skipped; a database
+//! failure at one lead records the leads before it and runs the rest again.
 
 use std::time::Duration;
 
 use anyhow::Context;
+use application::{Actor, CommandContext};
+use domain::values::TenantId;
 use infrastructure::bulk::{self, BulkAction};
 use infrastructure::executor::CommandError;
 use infrastructure::jobs::{self, Job, JOBS_CHANNEL};
+use infrastructure::messaging::bulk_outreach;
 use infrastructure::metadata::EventMetadata;
 use poem_openapi::types::ToJSON;
 use serde_json::{json, Value};
@@ -28,6 +37,10 @@ use crate::state::AppState;
 
 /// Leads per chunk (per transaction).
 pub const CHUNK_SIZE: i64 = 500;
+
+/// Leads per chunk of the `outreach` action (a transaction or two per lead, so progress is
+/// recorded more often).
+pub const OUTREACH_CHUNK_SIZE: i64 = 100;
 
 /// How long a claimed job stays with its worker without progress before another may take it.
 pub const LEASE: Duration = Duration::from_secs(30);
@@ -141,7 +154,11 @@ impl Worker {
                 tracing::info!(job = %job.id, "job handed back at shutdown");
                 return Ok(());
             }
-            match self.chunk(job, &action).await {
+            let step = match &action {
+                BulkAction::Outreach => self.outreach_chunk(job).await,
+                _ => self.chunk(job, &action).await,
+            };
+            match step {
                 Ok(Step::Progressed) => attempts = 0,
                 Ok(Step::Done) => {
                     jobs::complete(&self.state.pool, job.id, self.owner, self.state.clock.now())
@@ -179,6 +196,72 @@ impl Worker {
             anyhow::bail!("workflow {workflow}: {refusal}");
         }
         Ok(())
+    }
+
+    /// Queues the outreach of the job's next chunk of leads, lead by lead, then records the
+    /// chunk's progress. Running a chunk again (after a failure, or by the worker that resumes
+    /// the job) queues nothing twice: leads already given outreach are skipped.
+    async fn outreach_chunk(&self, job: &Job) -> anyhow::Result<Step> {
+        let pool = &self.state.pool;
+        let chunk = {
+            let mut conn = pool.acquire().await.context("No connection")?;
+            jobs::next_chunk(&mut conn, job.id, self.owner, OUTREACH_CHUNK_SIZE).await?
+        };
+        let Some(chunk) = chunk else {
+            return Ok(Step::Lost);
+        };
+        if chunk.leads.is_empty() {
+            return Ok(Step::Done);
+        }
+        let tenant = TenantId::from_uuid(job.tenant_id);
+        let brand_name = self
+            .state
+            .tenants
+            .get(tenant)
+            .await?
+            .context("The job's tenant no longer exists")?
+            .brand_name;
+        let ctx = CommandContext {
+            tenant_id: tenant,
+            actor: actor_of(&job.actor),
+            request_id: job.request_id.clone(),
+            issued_at: self.state.clock.now(),
+        };
+        match bulk_outreach::apply(&self.state.messaging, &ctx, &chunk.leads, &brand_name).await {
+            Ok(outcome) => {
+                self.record(job, &chunk, &outcome).await?;
+                Ok(Step::Progressed)
+            }
+            Err(interrupted) => {
+                // Keep what the leads before the failure gave; the rest run again.
+                if interrupted.done > 0 {
+                    let done = jobs::Chunk {
+                        processed: chunk.processed,
+                        leads: chunk.leads[..interrupted.done].to_vec(),
+                    };
+                    self.record(job, &done, &interrupted.outcome).await?;
+                }
+                Err(interrupted.error)
+            }
+        }
+    }
+
+    /// Moves the job past `chunk` with its outcome, in a transaction of its own.
+    async fn record(
+        &self,
+        job: &Job,
+        chunk: &jobs::Chunk,
+        outcome: &bulk::ChunkOutcome,
+    ) -> anyhow::Result<()> {
+        let mut tx = self.state.pool.begin().await.context("Failed to begin")?;
+        if !jobs::record_chunk(&mut tx, job.id, self.owner, chunk, outcome, LEASE).await? {
+            // The lease was lost: whoever holds the job now runs the chunk again (skipping the
+            // leads given outreach here).
+            anyhow::bail!("the job's progress could not be recorded: its lease was lost");
+        }
+        tx.commit()
+            .await
+            .context("Failed to record a job's progress")
     }
 
     /// The leads the job acts on, in order.
@@ -250,6 +333,17 @@ impl Worker {
     }
 }
 
+/// The actor a job's commands are issued as, from its stored form (`api_key:<id>`, `admin`).
+fn actor_of(stored: &str) -> Actor {
+    match stored.split_once(':') {
+        Some(("api_key", id)) => {
+            Uuid::parse_str(id).map_or(Actor::System("bulk_job"), Actor::ApiKey)
+        }
+        _ if stored == "admin" => Actor::Admin,
+        _ => Actor::System("bulk_job"),
+    }
+}
+
 /// The message of an API error, for a job's `error`.
 fn reason(error: &ApiError) -> String {
     match error {
@@ -297,6 +391,15 @@ async fn run(worker: Worker, mut shutdown: watch::Receiver<bool>) {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn a_job_acts_as_the_actor_that_created_it() {
+        let key = Uuid::now_v7();
+        for actor in [Actor::ApiKey(key), Actor::Admin] {
+            assert_eq!(actor_of(&actor.to_string()), actor);
+        }
+        assert_eq!(actor_of("api_key:nope"), Actor::System("bulk_job"));
+    }
 
     #[test]
     fn a_target_reads_back_as_stored() {

@@ -167,6 +167,14 @@ struct Config {
     /// Whether this instance sends messages and runs the model (any number of instances may).
     #[arg(long, env = "BOOKERBOT_WORKERS", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     workers: bool,
+    /// Sends per second per tenant and channel, shared by every instance (0: no limit).
+    #[arg(
+        long,
+        env = "BOOKERBOT_SEND_RATE_PER_SECOND",
+        default_value_t = api::settings::DEFAULT_SEND_RATE_PER_SECOND,
+        global = true
+    )]
+    send_rate_per_second: u32,
 }
 
 impl Config {
@@ -191,6 +199,7 @@ impl Config {
             provider_timeout: Duration::from_millis(self.provider_timeout_ms),
             model_timeout: Duration::from_millis(self.model_timeout_ms),
             run_workers: self.workers,
+            send_rate_per_second: self.send_rate_per_second,
         }
     }
 }
@@ -256,6 +265,10 @@ enum BenchCommand {
     Webhooks(api::bench_messaging::WebhooksBench),
     /// Latency from a lead's inbound message until the AI's reply is queued.
     Replies(api::bench_messaging::RepliesBench),
+    /// Latency from a lead's capture until its outreach is queued, while a CSV import runs.
+    Outreach(api::bench_automation::OutreachBench),
+    /// Due timers run per second by 1 and 3 dispatchers, beside the raw claim rate.
+    Timers(api::bench_automation::TimersBench),
 }
 
 #[tokio::main]
@@ -369,6 +382,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => api::bench_messaging::run_replies(settings, options)
             .await
             .context("The reply benchmark failed"),
+        Command::Bench {
+            command: BenchCommand::Outreach(options),
+        } => api::bench_automation::run_outreach(settings, options)
+            .await
+            .context("The outreach benchmark failed"),
+        Command::Bench {
+            command: BenchCommand::Timers(options),
+        } => api::bench_automation::run_timers(settings, options)
+            .await
+            .context("The timers benchmark failed"),
     }
 }
 

@@ -18,6 +18,8 @@ pub const DEFAULT_WHATSAPP_API_VERSION: &str = "v21.0";
 pub const DEFAULT_PROVIDER_TIMEOUT_MS: u64 = 10_000;
 /// How long a model call may take, in milliseconds, unless configured otherwise.
 pub const DEFAULT_MODEL_TIMEOUT_MS: u64 = 20_000;
+/// Sends per second per tenant and channel unless configured.
+pub const DEFAULT_SEND_RATE_PER_SECOND: u32 = 10;
 /// The file under the data directory holding the key `demo` generates.
 const LOCAL_SECRETS_KEY_FILE: &str = "secrets.key";
 
@@ -74,6 +76,8 @@ pub struct Settings {
     pub model_timeout: Duration,
     /// Whether this instance sends messages and runs the model (the workers).
     pub run_workers: bool,
+    /// Sends per second per tenant and channel, shared by every instance (0: no limit).
+    pub send_rate_per_second: u32,
 }
 
 impl Settings {
@@ -99,6 +103,9 @@ impl Settings {
             provider_timeout: Duration::from_millis(DEFAULT_PROVIDER_TIMEOUT_MS),
             model_timeout: Duration::from_millis(DEFAULT_MODEL_TIMEOUT_MS),
             run_workers: true,
+            // The tests' clock stands still: a rate would hold every send past the first burst
+            // forever. The limit has tests of its own.
+            send_rate_per_second: 0,
         }
     }
 

@@ -51,8 +51,12 @@ fn messaging(
         tenants.clone(),
         SandboxChannel::new(pool.clone(), clock.clone()),
     );
-    let mut messaging_settings = MessagingSettings::new(projections::tasks::live_table());
+    let mut messaging_settings = MessagingSettings::new(
+        projections::tasks::live_table(),
+        projections::timers::live_table(),
+    );
     messaging_settings.public_url = settings.public_url.clone();
+    messaging_settings.send_rate_per_second = settings.send_rate_per_second;
     messaging_settings.model_timeout = settings.model_timeout;
     // A send holds two pooled connections at once: leave most of the pool to the API.
     messaging_settings.concurrency = usize::try_from(settings.max_connections / 4)

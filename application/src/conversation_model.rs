@@ -1,6 +1,7 @@
 //! The conversation model port: given the conversation so far and what the workflow wants to
-//! learn, read the lead's latest message (intent, answers, chosen slot) and write the reply. The
-//! built-in rules engine and the OpenAI-compatible adapter live in `infrastructure::ai`.
+//! learn, read the lead's latest message (intent, answers, chosen slot) and write the reply — or,
+//! when the lead has gone quiet, write a follow-up ([`ModelPurpose`]). The built-in rules engine
+//! and the OpenAI-compatible adapter live in `infrastructure::ai`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -39,9 +40,28 @@ pub struct OfferedSlot {
     pub label: String,
 }
 
-/// Everything the model needs to answer the lead's latest message.
+/// What the model is asked to write.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ModelPurpose {
+    /// Read the lead's latest message and answer it.
+    #[default]
+    Reply,
+    /// The lead has not answered our last message: write follow-up `number` (from 1) of the
+    /// workflow's `of`. Intent, answers and slot choice are not asked for; the reply is the
+    /// follow-up, and a follow-up without text is unusable.
+    FollowUp {
+        /// Which follow-up, from 1.
+        number: u32,
+        /// How many the workflow sends in all (`number == of`: the last one).
+        of: u32,
+    },
+}
+
+/// Everything the model needs to answer the lead's latest message, or to write a follow-up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelRequest {
+    /// What to write: a reply (the default) or a follow-up.
+    pub purpose: ModelPurpose,
     /// The business's name as leads see it.
     pub brand_name: String,
     /// The workflow's instructions for the AI (may be empty).
@@ -56,7 +76,8 @@ pub struct ModelRequest {
     pub timezone: String,
     /// Slots offered in the conversation, if any.
     pub offered_slots: Vec<OfferedSlot>,
-    /// The conversation so far; the last line is the lead's message to answer.
+    /// The conversation so far; for a reply the last line is the lead's message to answer, for
+    /// a follow-up the last lines are ours.
     pub history: Vec<HistoryLine>,
     /// Now.
     pub now: DateTime<Utc>,
@@ -110,7 +131,8 @@ pub struct ModelReply {
     pub latency: Duration,
 }
 
-/// Why the model gave no usable answer. Every variant is retried, then the lead is handed off.
+/// Why the model gave no usable answer. For a reply every variant is retried, then the lead is
+/// handed off; a follow-up is written by the rules engine instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ModelError {
     /// No answer in time.
@@ -128,9 +150,11 @@ pub enum ModelError {
     Refused(String),
 }
 
-/// Reads lead messages and writes replies.
+/// Reads lead messages and writes replies and follow-ups.
 #[async_trait]
 pub trait ConversationModel: Send + Sync + std::fmt::Debug {
-    /// Answers the lead's latest message.
+    /// Answers the lead's latest message, or writes the follow-up the request's
+    /// [`ModelPurpose`] asks for (then only `reply`, `usage`, `engine` and `latency` matter,
+    /// and `reply` is `Some`).
     async fn respond(&self, request: &ModelRequest) -> Result<ModelReply, ModelError>;
 }

@@ -51,8 +51,11 @@ pub mod lead;
 pub mod values;
 pub mod workflow;
 
-pub use lead::{Lead, LeadCommand, LeadDetailsPatch, LeadError, LeadEvent, LeadStatus, NewLead};
+pub use lead::{
+    DeferralReason, EngagementStep, Lead, LeadCommand, LeadDetailsPatch, LeadError, LeadEvent,
+    LeadStatus, NewLead,
+};
 pub use workflow::{
-    Channel, QualificationQuestion, Workflow, WorkflowCommand, WorkflowDefinition, WorkflowError,
-    WorkflowEvent, WorkflowPatch, WorkflowStatus,
+    Channel, FollowUpMessage, FollowUpStep, QualificationQuestion, Workflow, WorkflowCommand,
+    WorkflowDefinition, WorkflowError, WorkflowEvent, WorkflowPatch, WorkflowStatus,
 };

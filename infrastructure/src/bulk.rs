@@ -2,6 +2,9 @@
 //! events are read in one statement, each lead decides with its aggregate, and everything the
 //! leads decided is appended in one statement. A lead the aggregate refuses is reported with the
 //! rule's code and the others proceed; a lead the action would not change is counted as skipped.
+//!
+//! The `outreach` action is the exception: it queues messages rather than commanding the lead,
+//! one lead per transaction, in [`crate::messaging::bulk_outreach`].
 
 use std::collections::HashMap;
 
@@ -50,12 +53,16 @@ pub enum BulkAction {
     },
     /// Archive the leads.
     Archive,
+    /// Queue each lead's workflow outreach, once per lead (see
+    /// [`crate::messaging::bulk_outreach`]).
+    Outreach,
 }
 
 impl BulkAction {
-    /// The command each lead is given.
-    pub fn command(&self) -> LeadCommand {
-        match self {
+    /// The command each lead is given; `None` for [`BulkAction::Outreach`], which queues
+    /// messages instead (with [`crate::messaging::bulk_outreach::apply`]).
+    pub fn command(&self) -> Option<LeadCommand> {
+        Some(match self {
             Self::SetStatus { status, reason } => LeadCommand::OverrideStatus {
                 to: *status,
                 reason: reason.clone(),
@@ -69,7 +76,8 @@ impl BulkAction {
                 reason: reason.clone(),
             },
             Self::Archive => LeadCommand::Archive,
-        }
+            Self::Outreach => return None,
+        })
     }
 }
 
@@ -101,7 +109,8 @@ pub struct ChunkOutcome {
 
 /// Applies `action` to `leads` of `tenant` inside the caller's transaction. Leads that do not
 /// exist for the tenant are failures (`not_found`). A concurrent write to one of the leads
-/// surfaces as [`StoreError::Conflict`]: the caller rolls back and runs the chunk again.
+/// surfaces as [`StoreError::Conflict`]: the caller rolls back and runs the chunk again. The
+/// outreach action is refused (it is not a lead command: see [`BulkAction::command`]).
 pub async fn apply(
     conn: &mut PgConnection,
     tenant: Uuid,
@@ -115,8 +124,12 @@ pub async fn apply(
             .await
             .map_err(StoreError::Database)?;
     }
+    let Some(command) = action.command() else {
+        return Err(StoreError::Database(anyhow::anyhow!(
+            "the {action:?} action is not a lead command; apply it with messaging::bulk_outreach"
+        )));
+    };
     let mut loaded = load_leads(conn, tenant, leads).await?;
-    let command = action.command();
     let ids: Vec<String> = leads.iter().map(Uuid::to_string).collect();
     let mut decided: Vec<(usize, i64, Vec<LeadEvent>)> = Vec::with_capacity(leads.len());
     let mut outcome = ChunkOutcome::default();
@@ -264,21 +277,30 @@ mod tests {
             serde_json::to_value(BulkAction::Archive).unwrap(),
             serde_json::json!({"type": "archive"})
         );
+        assert_eq!(
+            serde_json::to_value(BulkAction::Outreach).unwrap(),
+            serde_json::json!({"type": "outreach"})
+        );
+        assert_eq!(
+            serde_json::from_value::<BulkAction>(serde_json::json!({"type": "outreach"})).unwrap(),
+            BulkAction::Outreach
+        );
     }
 
     #[test]
     fn each_action_becomes_its_lead_command() {
-        assert_eq!(BulkAction::Archive.command(), LeadCommand::Archive);
+        assert_eq!(BulkAction::Archive.command(), Some(LeadCommand::Archive));
+        assert_eq!(BulkAction::Outreach.command(), None);
         assert_eq!(
             BulkAction::SetStatus {
                 status: LeadStatus::Booked,
                 reason: "called".into()
             }
             .command(),
-            LeadCommand::OverrideStatus {
+            Some(LeadCommand::OverrideStatus {
                 to: LeadStatus::Booked,
                 reason: "called".into()
-            }
+            })
         );
     }
 

@@ -10,7 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 
 /// The migrations, in order. Never edit one that has been released: add a new one.
-const MIGRATIONS: [(i64, &str, &str); 7] = [
+const MIGRATIONS: [(i64, &str, &str); 8] = [
     (
         1,
         "event store",
@@ -45,6 +45,11 @@ const MIGRATIONS: [(i64, &str, &str); 7] = [
         7,
         "messaging",
         include_str!("../../migrations/0007_messaging.sql"),
+    ),
+    (
+        8,
+        "send rate",
+        include_str!("../../migrations/0008_send_rate.sql"),
     ),
 ];
 

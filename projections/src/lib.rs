@@ -13,6 +13,7 @@
 //! - [`workflows`]: a row per workflow with lead counts per status.
 //! - [`conversations`]: every message of a lead's threads, with delivery and AI turns.
 //! - [`tasks`]: due work (outbox sends, AI replies) for the workers to claim.
+//! - [`timers`]: each engaged lead's next step (outreach, follow-up, unresponsive) and when.
 
 pub mod contacts;
 pub mod conversations;
@@ -21,6 +22,7 @@ pub mod rebuild;
 pub mod runner;
 pub mod status;
 pub mod tasks;
+pub mod timers;
 pub mod workflows;
 
 pub use projection::{Projection, Target};
@@ -34,5 +36,6 @@ pub fn all() -> Vec<Target> {
         Target::live(Arc::new(workflows::WorkflowsProjection)),
         Target::live(Arc::new(conversations::ConversationsProjection)),
         Target::live(Arc::new(tasks::TasksProjection)),
+        Target::live(Arc::new(timers::TimersProjection)),
     ]
 }

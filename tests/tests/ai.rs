@@ -1,7 +1,9 @@
 //! The conversation models: the OpenAI-compatible adapter against a local fake of the chat
 //! completions API (exact request, tool-call answers, exact token costs, every failure shape),
 //! and the rules engine on scripted conversations (qualification, every intent, slot choice
-//! across a daylight-saving change, determinism).
+//! across a daylight-saving change, determinism). Then follow-ups: the rules engine's texts, the
+//! adapter's follow-up requests, and a timer's follow-up written (falling back to the rules
+//! engine when the model fails) and recorded with its cost.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -10,13 +12,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use application::conversation_model::{
-    ConversationModel, HistoryLine, ModelError, ModelReply, ModelRequest, OfferedSlot, Speaker,
+    ConversationModel, HistoryLine, ModelError, ModelPurpose, ModelReply, ModelRequest,
+    OfferedSlot, Speaker,
 };
 use bookerbot_tests::{FakeHttp, FakeResponse};
 use chrono::{DateTime, TimeZone, Utc};
 use domain::conversation::Intent;
 use domain::QualificationQuestion;
-use infrastructure::ai::{OpenAiCompatibleModel, PriceTable, RulesEngine};
+use infrastructure::ai::{OpenAiCompatibleModel, PriceTable, RulesEngine, MAX_FOLLOW_UP_CHARS};
 use infrastructure::http_client::provider_client;
 use serde_json::{json, Value};
 
@@ -65,6 +68,7 @@ fn request(lines: &[&str]) -> ModelRequest {
         });
     }
     ModelRequest {
+        purpose: ModelPurpose::Reply,
         brand_name: "Acme Solar".to_owned(),
         instructions: "We install solar panels in Greater London.".to_owned(),
         questions: questions(),
@@ -696,4 +700,454 @@ async fn with_nothing_left_to_ask_plain_messages_are_other() {
     assert_eq!(reply.intent, Intent::Other);
     assert!(reply.answers.is_empty());
     assert!(reply.reply.unwrap().contains("book"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Follow-ups
+// ---------------------------------------------------------------------------------------------
+
+/// A request for follow-up `number` of `of` to Sam, who read our first question and the reply to
+/// `lines` and went quiet.
+fn follow_up(lines: &[&str], number: u32, of: u32) -> ModelRequest {
+    let mut req = request(lines);
+    req.purpose = ModelPurpose::FollowUp { number, of };
+    req
+}
+
+/// The rules engine's follow-up text, checked to be a follow-up and to fit.
+async fn rules_follow_up_text(request: &ModelRequest) -> String {
+    let reply = rules(request).await;
+    assert_eq!(reply.intent, Intent::Other);
+    assert!(reply.answers.is_empty());
+    assert_eq!(reply.chosen_slot, None);
+    let text = reply.reply.unwrap();
+    assert!(!text.trim().is_empty());
+    assert!(text.chars().count() <= MAX_FOLLOW_UP_CHARS, "{text}");
+    text
+}
+
+#[tokio::test]
+async fn a_rules_follow_up_asks_the_pending_question_again() {
+    assert_eq!(
+        rules_follow_up_text(&follow_up(&[], 1, 3)).await,
+        "Hi Sam, just following up — Do you own your home?"
+    );
+    let mut later = follow_up(&["Yes I do", "When are you looking to start?"], 2, 3);
+    later.answers = answers(&[("homeowner", "Yes")]);
+    assert_eq!(
+        rules_follow_up_text(&later).await,
+        "Hi Sam, just following up — When are you looking to start?"
+    );
+    // The lead's last words are not read as a new message to answer.
+    let ignored = follow_up(&["stop"], 1, 3);
+    assert_eq!(
+        rules_follow_up_text(&ignored).await,
+        "Hi Sam, just following up — Do you own your home?"
+    );
+}
+
+#[tokio::test]
+async fn a_rules_follow_up_with_nothing_to_ask_checks_in_naming_the_brand() {
+    let mut req = follow_up(&["Yes", "When are you looking to start?", "ASAP"], 1, 2);
+    req.answers = answers(&[("homeowner", "Yes"), ("timeline", "ASAP")]);
+    assert_eq!(
+        rules_follow_up_text(&req).await,
+        "Hi Sam, just checking in from Acme Solar — reply here whenever you're ready to pick \
+         things up."
+    );
+    req.questions.clear();
+    req.answers.clear();
+    assert!(rules_follow_up_text(&req).await.contains("from Acme Solar"));
+}
+
+#[tokio::test]
+async fn the_last_rules_follow_up_says_it_is_the_last() {
+    assert_eq!(
+        rules_follow_up_text(&follow_up(&[], 3, 3)).await,
+        "Hi Sam, this is our last follow-up — Do you own your home?"
+    );
+    let mut done = follow_up(&[], 2, 2);
+    done.answers = answers(&[("homeowner", "Yes"), ("timeline", "ASAP")]);
+    assert_eq!(
+        rules_follow_up_text(&done).await,
+        "Hi Sam, a last check-in from Acme Solar: we won't message again, but reply here any \
+         time if you'd like to pick things up."
+    );
+    let earlier = rules_follow_up_text(&follow_up(&[], 2, 3)).await;
+    assert!(!earlier.contains("last"), "{earlier}");
+}
+
+#[tokio::test]
+async fn rules_follow_ups_are_deterministic_and_always_fit() {
+    let mut long = follow_up(&[], 1, 1);
+    long.lead_first_name = "Bartholomew-Maximilian".to_owned();
+    long.questions = vec![QualificationQuestion::parse(
+        "home",
+        &"Please tell us which kind of home you live in and how old it is. ".repeat(7),
+        ["House"],
+    )
+    .unwrap()];
+    let text = rules_follow_up_text(&long).await;
+    assert!(
+        text.starts_with("Hi Bartholomew-Maximilian, this is our last follow-up — Please"),
+        "{text}"
+    );
+    assert!(text.ends_with('…'), "{text}");
+    for _ in 0..3 {
+        assert_eq!(rules_follow_up_text(&long).await, text);
+    }
+}
+
+#[tokio::test]
+async fn an_openai_follow_up_asks_for_follow_up_n_of_m_and_is_priced() {
+    let arguments = json!({
+        "intent": "answer",
+        "answers": {"homeowner": "Yes", "timeline": null},
+        "chosen_slot": 1,
+        "reply": " Hi Sam, still thinking about solar? When are you looking to start? "
+    })
+    .to_string();
+    let response = tool_call("gpt-4o-mini-2024-07-18", &arguments, usage_1234_200_56());
+    let fake = FakeHttp::start(move |_| response.clone()).await;
+    let mut req = follow_up(&["Yes I do", "Great! When are you looking to start?"], 2, 3);
+    req.answers = answers(&[("homeowner", "Yes")]);
+
+    let reply = model(&fake, Duration::from_secs(5))
+        .respond(&req)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        reply.reply.as_deref(),
+        Some("Hi Sam, still thinking about solar? When are you looking to start?")
+    );
+    assert_eq!(
+        (reply.intent, reply.answers.len(), reply.chosen_slot),
+        (Intent::Other, 0, None),
+        "a follow-up reads nothing into the conversation"
+    );
+    assert_eq!(reply.engine, "openai");
+    let usage = reply.usage.unwrap();
+    assert_eq!(
+        (
+            usage.input_tokens,
+            usage.cached_input_tokens,
+            usage.output_tokens
+        ),
+        (1234, 200, 56)
+    );
+    assert_eq!(usage.cost_micros, 204);
+    assert_eq!(usage.price_version, "builtin-2026-11");
+
+    let sent = fake.requests();
+    assert_eq!(sent.len(), 1);
+    let body = sent[0].json();
+    assert_eq!(body["model"], "gpt-4o-mini");
+    assert_eq!(
+        body["tool_choice"],
+        json!({"type": "function", "function": {"name": "respond_to_lead"}})
+    );
+    let messages = body["messages"].as_array().unwrap();
+    let roles: Vec<&str> = messages
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["system", "assistant", "user", "assistant"]);
+    let system = messages[0]["content"].as_str().unwrap();
+    for expected in [
+        "Acme Solar",
+        "a lead named Sam",
+        "The lead has not replied to our last message.",
+        "Write follow-up 2 of 3",
+        "follow-up 2 of 3 to a lead who has not replied",
+        "no pressure",
+        "ask the first one again; ask nothing else",
+        "Answer so far: not answered yet",
+        "We install solar panels in Greater London.",
+    ] {
+        assert!(
+            system.contains(expected),
+            "{expected:?} missing from {system}"
+        );
+    }
+    assert!(!system.contains("This is the last follow-up"), "{system}");
+    assert!(
+        !system.contains("Read the lead's latest message"),
+        "{system}"
+    );
+
+    let last = follow_up(&[], 3, 3);
+    model(&fake, Duration::from_secs(5))
+        .respond(&last)
+        .await
+        .unwrap();
+    let body = fake.requests()[1].json();
+    let system = body["messages"][0]["content"].as_str().unwrap().to_owned();
+    assert!(system.contains("Write follow-up 3 of 3"), "{system}");
+    assert!(system.contains("This is the last follow-up"), "{system}");
+}
+
+#[tokio::test]
+async fn an_openai_follow_up_without_usable_text_is_malformed() {
+    let long = "x".repeat(MAX_FOLLOW_UP_CHARS + 1);
+    for (case, reply, expected) in [
+        ("null", Value::Null, "no text"),
+        ("blank", json!("   "), "no text"),
+        ("too long", json!(long), "over 320"),
+    ] {
+        let arguments =
+            json!({"intent": "other", "answers": {}, "chosen_slot": null, "reply": reply})
+                .to_string();
+        let response = tool_call("gpt-4o-mini", &arguments, json!({"prompt_tokens": 10}));
+        match respond_with(response, &follow_up(&[], 1, 2)).await {
+            Err(ModelError::Malformed(message)) => {
+                assert!(message.contains(expected), "{case}: {message}");
+            }
+            other => panic!("{case}: {other:?}"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Follow-ups written for a timer, against the database
+// ---------------------------------------------------------------------------------------------
+
+#[path = "api/helpers.rs"]
+#[allow(dead_code)]
+mod helpers;
+
+/// Writes follow-ups for a lead of a tenant whose model is `fake` (answering within 300 ms or
+/// timing out), then records each on its queued message.
+#[tokio::test]
+async fn a_failed_model_never_stops_a_follow_up_and_every_one_records_what_it_cost() {
+    use api::settings::Settings;
+    use api::state::AppState;
+    use domain::conversation::{
+        Conversation, ConversationCommand, ConversationId, MessageContent, MessageOrigin,
+    };
+    use domain::values::{LeadId, MessageId, MessageTemplate, TenantId, WorkflowName};
+    use domain::{Channel, Lead, WorkflowDefinition};
+    use infrastructure::executor::Existence;
+    use infrastructure::messaging::ai_follow_up::{self, WrittenFollowUp};
+
+    let fake = FakeHttp::start(|_| FakeResponse::json(500, json!({"error": "overloaded"}))).await;
+    let app = helpers::TestApp::spawn_with(|settings| settings.run_workers = false).await;
+    let tenant = app.create_tenant("Acme Solar").await;
+    let reply = app
+        .patch(
+            &tenant.key,
+            &format!("/api/v1/tenants/{}", tenant.id),
+            json!({"ai": {"base_url": fake.base, "model": "gpt-4o-mini", "api_key": "sk-test"}}),
+        )
+        .await;
+    assert_eq!(reply.status.as_u16(), 200, "{}", reply.text);
+    let (lead_id, _) = app
+        .capture_new(
+            &tenant.key,
+            json!({"first_name": "Ada", "phone": "+14155550123", "source": "website"}),
+        )
+        .await;
+    let mut settings = Settings::for_tests(app.db.url().to_string(), helpers::ADMIN);
+    settings.model_timeout = Duration::from_millis(300);
+    let state =
+        AppState::new(app.db.pool().clone(), Arc::new(app.clock.clone()), settings).unwrap();
+    let messaging = &state.messaging;
+    let tenant_id = TenantId::from_uuid(tenant.id.parse().unwrap());
+    let ctx = messaging.system_ctx(tenant_id, "timers");
+    let lead: Lead = {
+        let mut conn = app.db.pool().acquire().await.unwrap();
+        infrastructure::event_store::load::<Lead>(&mut conn, tenant_id.as_uuid(), &lead_id)
+            .await
+            .unwrap()
+            .aggregate
+    };
+    let mut definition = WorkflowDefinition::new(
+        WorkflowName::parse("Solar").unwrap(),
+        Channel::Sms,
+        MessageTemplate::parse("Hi {first_name}").unwrap(),
+    );
+    definition.qualification_questions = questions();
+    let conversation = Conversation::default();
+    let write = |number: u32| {
+        ai_follow_up::write(
+            messaging,
+            &ctx,
+            &lead,
+            &definition,
+            &conversation,
+            number,
+            3,
+        )
+    };
+
+    // The provider fails: the rules engine writes it, saying why.
+    let failed = write(1).await.unwrap();
+    assert_eq!(
+        failed.content,
+        MessageContent::text("Hi Ada, just following up — Do you own your home?").unwrap()
+    );
+    assert_eq!((failed.engine.as_str(), &failed.usage), ("rules", &None));
+    let reason = failed.fallback_reason.clone().unwrap();
+    assert!(
+        reason.contains("HTTP 500") && reason.contains("overloaded"),
+        "{reason}"
+    );
+
+    // Too slow: the same, after the model timeout.
+    fake.enqueue(simple_answer().delayed(Duration::from_secs(1)));
+    let slow = write(2).await.unwrap();
+    assert_eq!(slow.engine, "rules");
+    assert!(slow
+        .fallback_reason
+        .as_deref()
+        .unwrap()
+        .contains("did not answer"));
+
+    // An answer without text is unusable: the same.
+    fake.enqueue(tool_call(
+        "gpt-4o-mini",
+        r#"{"intent":"other","answers":{},"chosen_slot":null,"reply":null}"#,
+        json!({"prompt_tokens": 10, "completion_tokens": 1}),
+    ));
+    let empty = write(2).await.unwrap();
+    assert_eq!(empty.engine, "rules");
+    assert!(empty
+        .fallback_reason
+        .as_deref()
+        .unwrap()
+        .contains("no text"));
+
+    // The model writes the last one, and it is priced.
+    fake.enqueue(tool_call(
+        "gpt-4o-mini-2024-07-18",
+        r#"{"intent":"other","answers":{},"chosen_slot":null,"reply":"Last note from Acme Solar, Ada: do you own your home?"}"#,
+        usage_1234_200_56(),
+    ));
+    let written = write(3).await.unwrap();
+    assert_eq!(
+        written.content,
+        MessageContent::text("Last note from Acme Solar, Ada: do you own your home?").unwrap()
+    );
+    assert_eq!(
+        (written.engine.as_str(), written.fallback_reason.as_deref()),
+        ("openai", None)
+    );
+    let last_prompt = fake.requests().last().unwrap().json();
+    assert!(last_prompt["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .contains("Write follow-up 3 of 3"));
+
+    // Each is recorded on the follow-up it was queued as, in the queuing transaction.
+    let conversation_id =
+        ConversationId::new(LeadId::from_uuid(lead_id.parse().unwrap()), Channel::Sms);
+    for follow_up in [&failed, &written] {
+        let message_id = MessageId::new();
+        messaging
+            .executor
+            .execute::<Conversation>(
+                &ctx,
+                &conversation_id.to_string(),
+                Existence::MayCreate,
+                ConversationCommand::QueueOutbound {
+                    lead_id: conversation_id.lead_id(),
+                    channel: Channel::Sms,
+                    message_id,
+                    content: follow_up.content.clone(),
+                    origin: MessageOrigin::FollowUp,
+                    now: ctx.issued_at,
+                },
+            )
+            .await
+            .unwrap();
+        let recorded: WrittenFollowUp = follow_up.clone();
+        let position = messaging
+            .executor
+            .in_transaction(|conn| {
+                let ctx = ctx.clone();
+                let recorded = recorded.clone();
+                Box::pin(async move {
+                    ai_follow_up::record(conn, &ctx, conversation_id, message_id, &recorded).await
+                })
+            })
+            .await
+            .unwrap();
+        assert!(position.is_some());
+    }
+    let payloads: Vec<Value> = sqlx::query_scalar(
+        "SELECT payload FROM events WHERE event_type = 'AiFollowUpWritten' \
+         ORDER BY global_position",
+    )
+    .fetch_all(app.db.pool())
+    .await
+    .unwrap();
+    let [by_rules, by_model] = payloads.as_slice() else {
+        panic!("two follow-ups expected: {payloads:?}");
+    };
+    let by_rules = &by_rules["AiFollowUpWritten"];
+    assert_eq!(
+        (
+            &by_rules["engine"],
+            &by_rules["number"],
+            &by_rules["of"],
+            &by_rules["cost_micros"]
+        ),
+        (&json!("rules"), &json!(1), &json!(3), &json!(0))
+    );
+    assert!(by_rules["fallback_reason"]
+        .as_str()
+        .unwrap()
+        .contains("HTTP 500"));
+    let by_model = &by_model["AiFollowUpWritten"];
+    assert_eq!(
+        (
+            &by_model["engine"],
+            &by_model["model"],
+            &by_model["input_tokens"],
+            &by_model["cached_input_tokens"],
+            &by_model["output_tokens"],
+            &by_model["cost_micros"],
+            &by_model["price_version"],
+            &by_model["fallback_reason"],
+        ),
+        (
+            &json!("openai"),
+            &json!("gpt-4o-mini-2024-07-18"),
+            &json!(1234),
+            &json!(200),
+            &json!(56),
+            &json!(204),
+            &json!("builtin-2026-11"),
+            &Value::Null
+        )
+    );
+
+    // The conversations model lists both with the AI's turns, keyed by their messages.
+    let sql = format!(
+        "SELECT engine, cost_micros, error IS NOT NULL FROM {}.ai_turns \
+         WHERE outcome = 'follow_up' AND in_reply_to = reply_message_id ORDER BY seq",
+        projections::conversations::live()
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let rows: Vec<(String, i64, bool)> = sqlx::query_as(&sql)
+            .fetch_all(app.db.pool())
+            .await
+            .unwrap_or_default();
+        if rows.len() == 2 {
+            assert_eq!(
+                rows,
+                [
+                    ("rules".to_owned(), 0, true),
+                    ("openai".to_owned(), 204, false)
+                ]
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the conversations model never showed the follow-ups: {rows:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }

@@ -92,6 +92,9 @@ pub enum BulkActionBody {
     /// Archive the leads.
     #[oai(mapping = "archive")]
     Archive(ArchiveAction),
+    /// Queue each lead's workflow outreach, once per lead.
+    #[oai(mapping = "outreach")]
+    Outreach(OutreachAction),
 }
 
 /// `set_status`.
@@ -149,6 +152,16 @@ pub struct OptOutAction {
 #[oai(deny_unknown_fields)]
 #[serde(deny_unknown_fields)]
 pub struct ArchiveAction {}
+
+/// `outreach`: no parameters. Queues the initial message of each lead's workflow (merge fields
+/// filled, on the workflow's channel), as `POST /api/v1/leads/{id}/outreach` does. A lead
+/// without a workflow or whose workflow is not active (`no_workflow`), opted out (`opted_out`),
+/// archived (`archived`) or without a phone (`no_phone`) is a failure; a lead that already has an
+/// outreach message queued or sent is skipped.
+#[derive(Debug, Clone, Object, Deserialize)]
+#[oai(deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
+pub struct OutreachAction {}
 
 /// Which leads: exactly one of `ids` and `filter`.
 #[derive(Debug, Clone, Object, Deserialize)]

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use domain::conversation::WHATSAPP_WINDOW_HOURS;
 use poem_openapi::{Enum, Object};
 use projections::conversations::query::ConversationView;
-use projections::conversations::rows::{AiTurnRow, MessageRow, ThreadRow, ANSWERED};
+use projections::conversations::rows::{AiTurnRow, MessageRow, ThreadRow, ANSWERED, FOLLOW_UP};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -195,6 +195,34 @@ pub struct MessageDto {
     pub ai_turn: Option<AiTurnDto>,
     /// Inbound: the AI's failed attempts at answering this message, in order.
     pub ai_failures: Vec<AiFailureDto>,
+    /// A follow-up the AI wrote: what writing it cost. `null` on every other message.
+    pub ai_follow_up: Option<AiFollowUpDto>,
+}
+
+/// The AI's work on a follow-up it wrote, with what it cost.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "AiFollowUpWork")]
+pub struct AiFollowUpDto {
+    /// `rules`, or the provider's engine.
+    pub engine: String,
+    /// The model (empty for the rules engine).
+    pub model: String,
+    /// Prompt tokens, cached ones included.
+    pub input_tokens: i64,
+    /// Prompt tokens served from the provider's cache.
+    pub cached_input_tokens: i64,
+    /// Completion tokens.
+    pub output_tokens: i64,
+    /// What it cost, in millionths of a US dollar (exact).
+    pub cost_micros: i64,
+    /// The version of the price table that priced it.
+    pub price_version: String,
+    /// How long the model took, in milliseconds.
+    pub latency_ms: i64,
+    /// Why the rules engine wrote it instead of the model (the model failed), if it did.
+    pub fallback_reason: Option<String>,
+    /// When it was written.
+    pub at: DateTime<Utc>,
 }
 
 /// The AI's answer to one of the lead's messages, with what it cost.
@@ -304,9 +332,23 @@ impl TryFrom<ThreadRow> for ThreadDto {
 fn message(row: MessageRow, turns: Vec<AiTurnRow>) -> anyhow::Result<MessageDto> {
     let mut ai_turn = None;
     let mut ai_failures = Vec::new();
+    let mut ai_follow_up = None;
     for turn in turns {
         if turn.outcome == ANSWERED {
             ai_turn = Some(answer(turn)?);
+        } else if turn.outcome == FOLLOW_UP {
+            ai_follow_up = Some(AiFollowUpDto {
+                engine: turn.engine.unwrap_or_default(),
+                model: turn.model.unwrap_or_default(),
+                input_tokens: turn.input_tokens.unwrap_or_default(),
+                cached_input_tokens: turn.cached_input_tokens.unwrap_or_default(),
+                output_tokens: turn.output_tokens.unwrap_or_default(),
+                cost_micros: turn.cost_micros.unwrap_or_default(),
+                price_version: turn.price_version.unwrap_or_default(),
+                latency_ms: turn.latency_ms.unwrap_or_default(),
+                fallback_reason: turn.error,
+                at: turn.at,
+            });
         } else {
             ai_failures.push(AiFailureDto {
                 attempt: turn.attempt.unwrap_or_default(),
@@ -342,6 +384,7 @@ fn message(row: MessageRow, turns: Vec<AiTurnRow>) -> anyhow::Result<MessageDto>
         cancelled_at: row.cancelled_at,
         ai_turn,
         ai_failures,
+        ai_follow_up,
     })
 }
 

@@ -7,6 +7,10 @@ use projections::contacts::fold::ContactRow;
 use projections::contacts::query::{Sort, SortKey};
 use serde::Deserialize;
 
+use crate::dto::scheduled::NextActionDto;
+use projections::timers::query::Scheduled;
+use projections::timers::TimerKind;
+
 /// A lead's lifecycle status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Deserialize)]
 #[oai(rename = "LeadStatus", rename_all = "snake_case")]
@@ -224,8 +228,24 @@ pub struct LeadDto {
     pub last_inbound_at: Option<DateTime<Utc>>,
     /// Follow-ups sent so far.
     pub follow_ups_sent: i32,
+    /// What the product will do next on its own for this lead (outreach, a follow-up, marking it
+    /// unresponsive) and when; absent when nothing is planned (it replied, opted out, its workflow
+    /// is paused, a message is on its way…). See `GET /api/v1/scheduled`.
+    pub next_action: Option<NextActionDto>,
+    /// When the next follow-up is due, if one is planned.
+    pub next_follow_up_at: Option<DateTime<Utc>>,
     /// Archived leads are hidden from lists unless asked for.
     pub archived: bool,
+}
+
+impl LeadDto {
+    /// Fills `next_action` and `next_follow_up_at` from the lead's timer.
+    pub fn plan(&mut self, timer: Option<&Scheduled>) {
+        self.next_action = timer.map(NextActionDto::from);
+        self.next_follow_up_at = timer
+            .filter(|timer| timer.kind == TimerKind::FollowUp.as_str())
+            .map(|timer| timer.due_at);
+    }
 }
 
 impl From<ContactRow> for LeadDto {
@@ -249,6 +269,8 @@ impl From<ContactRow> for LeadDto {
             last_contacted_at: row.last_contacted_at,
             last_inbound_at: row.last_inbound_at,
             follow_ups_sent: row.follow_ups_sent,
+            next_action: None,
+            next_follow_up_at: None,
             archived: row.archived,
         }
     }

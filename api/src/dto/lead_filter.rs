@@ -270,7 +270,7 @@ fn phone_digits(q: &str) -> Option<String> {
     (digits.len() >= 3).then_some(digits)
 }
 
-fn instant(field: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
+pub(crate) fn instant(field: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
     let Some(value) = value.map(str::trim) else {
         return Ok(None);
     };

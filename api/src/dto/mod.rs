@@ -9,6 +9,8 @@ pub mod job;
 pub mod lead;
 pub mod lead_filter;
 pub mod message;
+pub mod scheduled;
 pub mod tag;
 pub mod tenant;
 pub mod workflow;
+pub mod workflow_bulk;

@@ -1,7 +1,8 @@
 //! Bodies of `/api/v1/workflows`: the definition a client sends to create or change a workflow,
 //! and the workflow it reads back from the workflows read model. Requests hold primitives; the
 //! `TryFrom`s here parse every field into its domain value and name the exact field refused
-//! (`follow_up_templates[1]`, `qualification_questions[0].key`, `business_hours.monday.start`).
+//! (`follow_up_templates[1]`, `follow_up_steps[1].delay_hours`, `qualification_questions[0].key`,
+//! `business_hours.monday.start`).
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -11,9 +12,12 @@ use domain::values::{
     AppointmentDuration, FollowUpCount, FollowUpDelayHours, MessageTemplate, ValueError,
     WorkflowName,
 };
-use domain::{LeadStatus, QualificationQuestion, WorkflowDefinition, WorkflowError, WorkflowPatch};
+use domain::{
+    FollowUpMessage, FollowUpStep, LeadStatus, QualificationQuestion, WorkflowDefinition,
+    WorkflowError, WorkflowPatch,
+};
 use poem_openapi::types::{Example, MaybeUndefined};
-use poem_openapi::{Enum, Object};
+use poem_openapi::{Enum, Object, Union};
 use projections::workflows::query::WorkflowView;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -112,6 +116,66 @@ impl From<&QualificationQuestion> for QualificationQuestionDto {
     }
 }
 
+/// One follow-up of a workflow's sequence: wait, then send.
+#[derive(Debug, Clone, PartialEq, Eq, Object, Deserialize)]
+#[oai(rename = "FollowUpStep", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
+pub struct FollowUpStepDto {
+    /// Hours to wait for a reply after the previous message (the outreach, or the previous
+    /// follow-up), 1 to 720. A reply stops the sequence.
+    #[oai(validator(minimum(value = "1"), maximum(value = "720")))]
+    pub delay_hours: i64,
+    /// What the follow-up says.
+    pub message: FollowUpMessageDto,
+}
+
+/// What a follow-up says, chosen by `kind`: `{"kind": "template", "template": "..."}` or
+/// `{"kind": "ai"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Union, Deserialize)]
+#[oai(rename = "FollowUpMessage", discriminator_name = "kind", one_of)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FollowUpMessageDto {
+    /// This template, with the lead's merge fields filled in.
+    #[oai(mapping = "template")]
+    Template(TemplateFollowUp),
+    /// A message the AI writes from the conversation so far and the workflow's instructions.
+    #[oai(mapping = "ai")]
+    Ai(AiFollowUp),
+}
+
+/// `template`: a fixed text.
+#[derive(Debug, Clone, PartialEq, Eq, Object, Deserialize)]
+#[oai(deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateFollowUp {
+    /// The text (template, 1 to 1600 characters): `{first_name}`, `{last_name}`,
+    /// `{brand_name}` and `{custom.KEY}` are filled in.
+    #[oai(validator(min_length = 1, max_length = 1600))]
+    pub template: String,
+}
+
+/// `ai`: no parameters; the AI writes the follow-up.
+#[derive(Debug, Clone, PartialEq, Eq, Object, Deserialize)]
+#[oai(deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
+pub struct AiFollowUp {}
+
+impl From<&FollowUpStep> for FollowUpStepDto {
+    fn from(step: &FollowUpStep) -> Self {
+        Self {
+            delay_hours: i64::from(step.delay_hours.get()),
+            message: match &step.message {
+                FollowUpMessage::Template(template) => {
+                    FollowUpMessageDto::Template(TemplateFollowUp {
+                        template: template.as_str().to_owned(),
+                    })
+                }
+                FollowUpMessage::Ai => FollowUpMessageDto::Ai(AiFollowUp {}),
+            },
+        }
+    }
+}
+
 fn default_follow_up_count() -> i64 {
     i64::from(FollowUpCount::DEFAULT)
 }
@@ -163,24 +227,36 @@ pub struct CreateWorkflowRequest {
     )]
     #[serde(default = "default_opt_out_message")]
     pub opt_out_message: String,
-    /// Follow-ups sent to a lead who does not answer, 0 to 10.
+    /// Follow-ups sent to a lead who does not answer, 0 to 10. Ignored when `follow_up_steps`
+    /// is given.
     #[oai(
         default = "default_follow_up_count",
         validator(minimum(value = "0"), maximum(value = "10"))
     )]
     #[serde(default = "default_follow_up_count")]
     pub follow_up_count: i64,
-    /// Hours to wait before each follow-up, 1 to 720.
+    /// Hours to wait before each follow-up, 1 to 720. Ignored when `follow_up_steps` is given,
+    /// except that without any follow-up it is how long a lead has to answer the initial
+    /// message before it is `unresponsive`.
     #[oai(
         default = "default_follow_up_delay_hours",
         validator(minimum(value = "1"), maximum(value = "720"))
     )]
     #[serde(default = "default_follow_up_delay_hours")]
     pub follow_up_delay_hours: i64,
-    /// Texts of the follow-ups, in order (templates); at most `follow_up_count`.
+    /// Texts of the follow-ups, in order (templates); at most `follow_up_count`. Follow-ups
+    /// past the last template are written by the AI. Not together with `follow_up_steps`.
     #[oai(default)]
     #[serde(default)]
     pub follow_up_templates: Vec<String>,
+    /// The follow-up sequence, in order, at most 10 steps: each waits `delay_hours` for a reply,
+    /// then sends a template or a message the AI writes; a reply stops the sequence, and a lead
+    /// who does not answer the last step within its `delay_hours` becomes `unresponsive`. When
+    /// given it replaces `follow_up_count`, `follow_up_delay_hours` and `follow_up_templates`
+    /// (which must then be empty). Empty or absent: those fields apply.
+    #[oai(default, validator(max_items = 10))]
+    #[serde(default)]
+    pub follow_up_steps: Vec<FollowUpStepDto>,
     /// Length of a booked appointment in minutes, 5 to 480.
     #[oai(
         default = "default_appointment_duration_minutes",
@@ -216,6 +292,7 @@ impl Example for CreateWorkflowRequest {
                 "Hi {first_name}, just checking in: still interested?".into(),
                 "Last message from {brand_name}: reply YES to book.".into(),
             ],
+            follow_up_steps: Vec::new(),
             appointment_duration_minutes: 30,
             qualification_questions: vec![QualificationQuestionDto {
                 key: "treatment".into(),
@@ -244,6 +321,7 @@ impl TryFrom<CreateWorkflowRequest> for WorkflowDefinition {
             follow_up_delay_hours: FollowUpDelayHours::new(body.follow_up_delay_hours)
                 .map_err(invalid("follow_up_delay_hours"))?,
             follow_up_templates: templates(&body.follow_up_templates)?,
+            follow_up_steps: steps(&body.follow_up_steps)?,
             appointment_duration_minutes: AppointmentDuration::new(
                 body.appointment_duration_minutes,
             )
@@ -302,6 +380,12 @@ pub struct UpdateWorkflowRequest {
     /// New follow-up texts (the whole list).
     #[serde(default)]
     pub follow_up_templates: Option<Vec<String>>,
+    /// New follow-up sequence (the whole list, at most 10 steps); `[]` clears it so
+    /// `follow_up_count`, `follow_up_delay_hours` and `follow_up_templates` apply again. To switch
+    /// from templates to steps, send `"follow_up_templates": []` with it.
+    #[oai(validator(max_items = 10))]
+    #[serde(default)]
+    pub follow_up_steps: Option<Vec<FollowUpStepDto>>,
     /// New appointment length in minutes, 5 to 480.
     #[oai(validator(minimum(value = "5"), maximum(value = "480")))]
     #[serde(default)]
@@ -350,6 +434,7 @@ impl TryFrom<UpdateWorkflowRequest> for WorkflowPatch {
                 .follow_up_templates
                 .map(|texts| templates(&texts))
                 .transpose()?,
+            follow_up_steps: body.follow_up_steps.map(|list| steps(&list)).transpose()?,
             appointment_duration_minutes: body
                 .appointment_duration_minutes
                 .map(|n| {
@@ -380,6 +465,30 @@ fn templates(texts: &[String]) -> Result<Vec<MessageTemplate>, ApiError> {
         .iter()
         .enumerate()
         .map(|(i, text)| template(&format!("follow_up_templates[{i}]"), text))
+        .collect()
+}
+
+/// Parses follow-up steps, naming the index and the part refused
+/// (`follow_up_steps[1].delay_hours`, `follow_up_steps[0].message.template`).
+fn steps(list: &[FollowUpStepDto]) -> Result<Vec<FollowUpStep>, ApiError> {
+    list.iter()
+        .enumerate()
+        .map(|(i, step)| {
+            let delay_hours = FollowUpDelayHours::new(step.delay_hours).map_err(|error| {
+                ApiError::invalid_field(&format!("follow_up_steps[{i}].delay_hours"), error)
+            })?;
+            let message = match &step.message {
+                FollowUpMessageDto::Template(body) => FollowUpMessage::Template(template(
+                    &format!("follow_up_steps[{i}].message.template"),
+                    &body.template,
+                )?),
+                FollowUpMessageDto::Ai(AiFollowUp {}) => FollowUpMessage::Ai,
+            };
+            Ok(FollowUpStep {
+                delay_hours,
+                message,
+            })
+        })
         .collect()
 }
 
@@ -482,6 +591,9 @@ pub struct WorkflowDto {
     pub follow_up_delay_hours: i64,
     /// Texts of the follow-ups, in order.
     pub follow_up_templates: Vec<String>,
+    /// The follow-up sequence as set; empty when `follow_up_count`, `follow_up_delay_hours` and
+    /// `follow_up_templates` apply.
+    pub follow_up_steps: Vec<FollowUpStepDto>,
     /// Length of a booked appointment in minutes.
     pub appointment_duration_minutes: i64,
     /// What the AI asks to qualify a lead.
@@ -525,6 +637,11 @@ impl TryFrom<WorkflowView> for WorkflowDto {
                 .follow_up_templates
                 .iter()
                 .map(|t| t.as_str().to_owned())
+                .collect(),
+            follow_up_steps: definition
+                .follow_up_steps
+                .iter()
+                .map(FollowUpStepDto::from)
                 .collect(),
             appointment_duration_minutes: i64::from(definition.appointment_duration_minutes.get()),
             qualification_questions: definition
@@ -599,6 +716,18 @@ mod tests {
                 r#""business_hours":{"friday":{"start":"9am","end":"17:00"}}"#,
                 "business_hours.friday.start",
             ),
+            (
+                r#""follow_up_steps":[{"delay_hours":1,"message":{"kind":"ai"}},{"delay_hours":0,"message":{"kind":"ai"}}]"#,
+                "follow_up_steps[1].delay_hours",
+            ),
+            (
+                r#""follow_up_steps":[{"delay_hours":2,"message":{"kind":"template","template":"Hi {nick}"}}]"#,
+                "follow_up_steps[0].message.template",
+            ),
+            (
+                r#""follow_up_steps":[{"delay_hours":"soon","message":{"kind":"ai"}}]"#,
+                "follow_up_steps[0].delay_hours",
+            ),
         ];
         for (fields, expected) in cases {
             let mut body =
@@ -611,6 +740,55 @@ mod tests {
             let error = create(&body.to_string()).unwrap_err();
             assert_eq!(field_of(error), expected, "{body}");
         }
+    }
+
+    #[test]
+    fn steps_are_read_in_order_with_their_messages() {
+        let def = create(
+            r#"{"name":"Promo","channel":"sms","initial_message":"Hi","follow_up_steps":[
+                {"delay_hours":24,"message":{"kind":"template","template":"Hi {first_name}"}},
+                {"delay_hours":48,"message":{"kind":"ai"}}]}"#,
+        )
+        .unwrap();
+        let hours: Vec<_> = def
+            .follow_up_steps
+            .iter()
+            .map(|s| s.delay_hours.get())
+            .collect();
+        assert_eq!(hours, [24, 48]);
+        assert_eq!(
+            def.follow_up_steps[0]
+                .message
+                .template()
+                .map(MessageTemplate::as_str),
+            Some("Hi {first_name}")
+        );
+        assert_eq!(def.follow_up_steps[1].message, FollowUpMessage::Ai);
+        let back: Vec<_> = def
+            .follow_up_steps
+            .iter()
+            .map(FollowUpStepDto::from)
+            .collect();
+        assert_eq!(
+            back[1],
+            FollowUpStepDto {
+                delay_hours: 48,
+                message: FollowUpMessageDto::Ai(AiFollowUp {})
+            }
+        );
+    }
+
+    #[test]
+    fn an_empty_step_list_in_a_patch_clears_the_sequence() {
+        let parse = |json: &str| {
+            let body: UpdateWorkflowRequest = crate::body::parse(json.as_bytes()).unwrap();
+            WorkflowPatch::try_from(body).unwrap()
+        };
+        assert_eq!(
+            parse(r#"{"follow_up_steps":[]}"#).follow_up_steps,
+            Some(vec![])
+        );
+        assert_eq!(parse(r#"{"name":"New"}"#).follow_up_steps, None);
     }
 
     #[test]

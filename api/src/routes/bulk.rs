@@ -42,11 +42,19 @@ impl BulkApi {
     /// Act on many leads
     ///
     /// Applies one action (`set_status`, `assign_workflow`, `add_tag`, `remove_tag`, `opt_out`,
-    /// `archive`) to the leads named by `target.ids` (at most 10,000) or selected by
+    /// `archive`, `outreach`) to the leads named by `target.ids` (at most 10,000) or selected by
     /// `target.filter` (the list's filters, evaluated against the contacts model when the job
     /// starts). Answers 202 with the job; follow it with `get_job`. A lead the action cannot
     /// apply to (an opted-out lead given a status, an id that names no lead) is listed among the
     /// job's failures and the others proceed; a lead already so is counted as skipped.
+    ///
+    /// `outreach` queues each lead's workflow outreach (the initial message, merge fields filled,
+    /// on the workflow's channel), as `send_lead_outreach` does for one lead; the outbox sends
+    /// it inside the lead's sending window. Failures carry that endpoint's codes: `no_workflow`
+    /// (no workflow, or one that is not active), `opted_out`, `archived`, `no_phone`,
+    /// `not_found`. A lead that already has an outreach message queued or sent (on any channel)
+    /// is skipped, so sending the same bulk outreach twice contacts nobody twice; a failed or
+    /// cancelled outreach does not count.
     #[oai(
         path = "/leads/bulk",
         method = "post",
@@ -157,6 +165,7 @@ fn parse_action(body: BulkActionBody) -> Result<BulkAction, ApiError> {
             )?,
         },
         BulkActionBody::Archive(_) => BulkAction::Archive,
+        BulkActionBody::Outreach(_) => BulkAction::Outreach,
     })
 }
 
@@ -274,6 +283,10 @@ mod tests {
         assert_eq!(
             action(json!({"type": "archive"})).unwrap(),
             BulkAction::Archive
+        );
+        assert_eq!(
+            action(json!({"type": "outreach"})).unwrap(),
+            BulkAction::Outreach
         );
     }
 

@@ -2,7 +2,7 @@
 //! store; reads come from the contacts read model (pass `min_position` to read your writes);
 //! history comes straight from the event store, since it is the audit trail.
 
-use domain::values::{CustomFields, EmailAddress, LeadId, PhoneNumber, Tag, WorkflowId};
+use domain::values::{CustomFields, EmailAddress, LeadId, PhoneNumber, Tag, TenantId, WorkflowId};
 use domain::{Lead, LeadCommand, LeadDetailsPatch, NewLead};
 use infrastructure::executor::Existence;
 use infrastructure::leads::{self, LeadUpdate};
@@ -191,6 +191,10 @@ impl LeadsApi {
         state
             .wait_for_position(&schema, tenant, min_position.0)
             .await?;
+        // `next_action` comes from the timers model.
+        state
+            .wait_for_position(&projections::timers::live(), tenant, min_position.0)
+            .await?;
         let result = query::list(
             &state.pool,
             &schema,
@@ -201,8 +205,10 @@ impl LeadsApi {
             page_size,
         )
         .await?;
+        let mut items: Vec<LeadDto> = result.items.into_iter().map(LeadDto::from).collect();
+        plan(&state, tenant, &mut items).await?;
         Ok(Json(LeadPage {
-            items: result.items.into_iter().map(LeadDto::from).collect(),
+            items,
             total: result.total,
             page: match page_request {
                 PageRequest::Number(number) => Some(number),
@@ -230,10 +236,16 @@ impl LeadsApi {
         state
             .wait_for_position(&schema, tenant, min_position.0)
             .await?;
-        query::get(&state.pool, &schema, tenant.as_uuid(), id.as_uuid())
+        // `next_action` comes from the timers model.
+        state
+            .wait_for_position(&projections::timers::live(), tenant, min_position.0)
+            .await?;
+        let mut lead = query::get(&state.pool, &schema, tenant.as_uuid(), id.as_uuid())
             .await?
-            .map(|row| Json(LeadDto::from(row)))
-            .ok_or_else(|| ApiError::not_found("lead"))
+            .map(LeadDto::from)
+            .ok_or_else(|| ApiError::not_found("lead"))?;
+        plan(&state, tenant, std::slice::from_mut(&mut lead)).await?;
+        Ok(Json(lead))
     }
 
     /// Update a lead
@@ -613,4 +625,28 @@ fn lead_update(
         },
         workflow,
     })
+}
+
+/// Fills each lead's next automatic step from the timers read model (one indexed read).
+async fn plan(state: &AppState, tenant: TenantId, leads: &mut [LeadDto]) -> Result<(), ApiError> {
+    let ids: Vec<uuid::Uuid> = leads
+        .iter()
+        .filter_map(|lead| lead.id.parse().ok())
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let timers = projections::timers::query::timers_of(
+        &state.pool,
+        &projections::timers::live(),
+        tenant.as_uuid(),
+        &ids,
+    )
+    .await?;
+    let by_lead: std::collections::HashMap<String, &projections::timers::query::Scheduled> =
+        timers.iter().map(|t| (t.lead_id.to_string(), t)).collect();
+    for lead in leads {
+        lead.plan(by_lead.get(&lead.id).copied());
+    }
+    Ok(())
 }

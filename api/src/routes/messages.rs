@@ -76,8 +76,10 @@ impl MessagesApi {
     /// Send the workflow's outreach
     ///
     /// Queues the initial message of the lead's workflow, merge fields filled, on the
-    /// workflow's channel; once sent, a `pending` lead is `contacted`. 409 `no_workflow` when
-    /// the lead has no workflow or it is not active.
+    /// workflow's channel; once sent, a `pending` lead is `contacted`. Outreach also goes out on
+    /// its own when a pending lead is in an active workflow (see `list_scheduled`): use this to
+    /// send it again after it failed. 409 `no_workflow` when the lead has no workflow or it is
+    /// not active, `already_contacted` when its outreach is already queued or sent.
     #[oai(
         path = "/leads/:id/outreach",
         method = "post",

@@ -11,9 +11,11 @@ pub mod jobs;
 pub mod leads;
 pub mod messages;
 pub mod sandbox;
+pub mod scheduled;
 pub mod tags;
 pub mod tenants;
 pub mod webhooks;
+pub mod workflow_bulk;
 pub mod workflows;
 
 use poem_openapi::Tags;
@@ -45,9 +47,11 @@ pub enum ApiTags {
 pub fn apis() -> (
     tenants::TenantsApi,
     workflows::WorkflowsApi,
+    workflow_bulk::WorkflowBulkApi,
     leads::LeadsApi,
     conversation::ConversationApi,
     messages::MessagesApi,
+    scheduled::ScheduledApi,
     sandbox::SandboxApi,
     imports::ImportsApi,
     export::ExportApi,
@@ -60,9 +64,11 @@ pub fn apis() -> (
     (
         tenants::TenantsApi,
         workflows::WorkflowsApi,
+        workflow_bulk::WorkflowBulkApi,
         leads::LeadsApi,
         conversation::ConversationApi,
         messages::MessagesApi,
+        scheduled::ScheduledApi,
         sandbox::SandboxApi,
         imports::ImportsApi,
         export::ExportApi,

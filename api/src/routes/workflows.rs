@@ -38,8 +38,10 @@ impl WorkflowsApi {
     /// Creates a workflow in `draft`; activate it to start engaging leads. Only `name`,
     /// `channel` and `initial_message` are required. Templates may use `{first_name}`,
     /// `{last_name}`, `{brand_name}` and `{custom.KEY}`; any other merge field is refused with
-    /// a 422 naming the field. Answers the new workflow's id and the position to pass as
-    /// `min_position` to read it back.
+    /// a 422 naming the field. Follow-ups are either `follow_up_count` messages
+    /// `follow_up_delay_hours` apart (texts from `follow_up_templates`, else written by the AI)
+    /// or an explicit `follow_up_steps` sequence, not both. Answers the new workflow's id and
+    /// the position to pass as `min_position` to read it back.
     #[oai(path = "/workflows", method = "post", operation_id = "create_workflow")]
     async fn create_workflow(
         &self,
@@ -144,10 +146,11 @@ impl WorkflowsApi {
 
     /// Update a workflow
     ///
-    /// Changes only the fields given; lists (`follow_up_templates`, `qualification_questions`)
-    /// are replaced whole, and `business_hours: null` drops the workflow's own hours so the
-    /// tenant's apply. The result is checked as a whole (e.g. no more follow-up templates than
-    /// `follow_up_count`). An archived workflow cannot change (409). A change that changes
+    /// Changes only the fields given; lists (`follow_up_templates`, `follow_up_steps`,
+    /// `qualification_questions`) are replaced whole, `follow_up_steps: []` clears the sequence
+    /// so the count, delay and templates apply again, and `business_hours: null` drops the
+    /// workflow's own hours so the tenant's apply. The result is checked as a whole (e.g. no
+    /// more follow-up templates than `follow_up_count`, not both templates and steps). An archived workflow cannot change (409). A change that changes
     /// nothing records nothing and answers `position: null`.
     #[oai(
         path = "/workflows/:id",
@@ -275,7 +278,7 @@ fn parse_id(raw: &str) -> Result<WorkflowId, ApiError> {
 }
 
 /// Runs `command` on the existing workflow named by the path id `raw_id`.
-async fn lifecycle(
+pub(crate) async fn lifecycle(
     state: &AppState,
     caller: &Caller,
     request_id: &RequestId,

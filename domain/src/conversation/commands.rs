@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::values::{LeadId, MessageId};
 use crate::Channel;
 
-use super::{AiTurn, DeliveryStatus, MessageContent, MessageOrigin};
+use super::{AiFollowUp, AiTurn, DeliveryStatus, MessageContent, MessageOrigin};
 
 /// A command for the Conversation aggregate.
 #[derive(Debug, Clone, PartialEq)]
@@ -128,6 +128,12 @@ pub enum ConversationCommand {
         turn: AiTurn,
         /// The reply to queue.
         reply: Option<MessageContent>,
+    },
+    /// Record what writing a queued follow-up cost (once per message; the message must be a
+    /// follow-up of this conversation).
+    RecordAiFollowUp {
+        /// The follow-up, naming its message.
+        follow_up: AiFollowUp,
     },
     /// The model gave no usable answer.
     RecordAiFailure {

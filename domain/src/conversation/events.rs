@@ -44,6 +44,39 @@ pub struct AiTurn {
     pub at: DateTime<Utc>,
 }
 
+/// A follow-up the conversation model wrote (or the rules engine, when the model failed), with
+/// what it cost: AI spend that answers no inbound message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AiFollowUp {
+    /// The follow-up message, queued in the same transaction (origin `follow_up`).
+    pub message_id: MessageId,
+    /// Which follow-up of the workflow's sequence, from 1.
+    pub number: u32,
+    /// How many the sequence has.
+    pub of: u32,
+    /// `rules`, or the provider's engine name.
+    pub engine: String,
+    /// The model that wrote it (empty for the rules engine).
+    pub model: String,
+    /// Prompt tokens, cached ones included.
+    pub input_tokens: u32,
+    /// Prompt tokens served from the provider's cache.
+    pub cached_input_tokens: u32,
+    /// Completion tokens.
+    pub output_tokens: u32,
+    /// Cost in micro-USD, exact.
+    pub cost_micros: i64,
+    /// The price table version that priced it (empty for the rules engine).
+    pub price_version: String,
+    /// How long the engine that wrote it took, in milliseconds.
+    pub latency_ms: u64,
+    /// Why the rules engine wrote it although the workflow asked the tenant's model (the
+    /// model's error, timeout or unusable answer); `None` when the configured engine wrote it.
+    pub fallback_reason: Option<String>,
+    /// When it was recorded.
+    pub at: DateTime<Utc>,
+}
+
 /// An event of the Conversation aggregate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ConversationEvent {
@@ -155,6 +188,8 @@ pub enum ConversationEvent {
     },
     /// The conversation model answered an inbound message.
     AiTurnRecorded(AiTurn),
+    /// The AI wrote a follow-up (queued just before, in the same transaction).
+    AiFollowUpWritten(AiFollowUp),
     /// The conversation model gave no usable answer.
     AiTurnFailed {
         /// The inbound message being answered.
@@ -210,6 +245,7 @@ impl DomainEvent for ConversationEvent {
             Self::OutboundMessageCancelled { .. } => "OutboundMessageCancelled",
             Self::OutboundMessageRequeued { .. } => "OutboundMessageRequeued",
             Self::AiTurnRecorded(_) => "AiTurnRecorded",
+            Self::AiFollowUpWritten(_) => "AiFollowUpWritten",
             Self::AiTurnFailed { .. } => "AiTurnFailed",
             Self::AiReplySkipped { .. } => "AiReplySkipped",
             Self::ConversationHandedOff { .. } => "ConversationHandedOff",

@@ -189,6 +189,18 @@ impl Conversation {
                 }
                 Ok(events)
             }
+            ConversationCommand::RecordAiFollowUp { follow_up } => {
+                // Queued as a follow-up (and never recorded as written before): a command run
+                // twice records once, and AI costs attach only to what they paid for.
+                if self.message(follow_up.message_id)?.origin != MessageOrigin::FollowUp {
+                    return Err(ConversationError::MessageNotFound);
+                }
+                Ok(if self.ai_follow_ups.contains(&follow_up.message_id) {
+                    vec![]
+                } else {
+                    vec![ConversationEvent::AiFollowUpWritten(follow_up)]
+                })
+            }
             ConversationCommand::RecordAiFailure {
                 in_reply_to,
                 error,

@@ -31,7 +31,7 @@ use crate::Channel;
 
 pub use commands::ConversationCommand;
 pub use errors::ConversationError;
-pub use events::{AiTurn, ConversationEvent};
+pub use events::{AiFollowUp, AiTurn, ConversationEvent};
 pub use id::ConversationId;
 pub use intent::Intent;
 pub use keywords::Keyword;
@@ -52,6 +52,10 @@ pub struct OutboundMessage {
     pub status: DeliveryStatus,
     /// Failed attempts so far (reset by a retry).
     pub failed_attempts: u32,
+    /// How many times an operator sent it again after it failed (`OutboundMessageRequeued`);
+    /// with `failed_attempts` it names each send attempt.
+    #[serde(default)]
+    pub requeues: u32,
     /// The provider's id once sent.
     pub provider_message_id: Option<String>,
 }
@@ -103,6 +107,9 @@ pub struct Conversation {
     /// Whether the tenant was told about the current handoff.
     #[serde(default)]
     handoff_notified: bool,
+    /// Follow-up messages whose writing by the AI is recorded.
+    #[serde(default)]
+    ai_follow_ups: HashSet<MessageId>,
 }
 
 impl Conversation {
@@ -166,6 +173,11 @@ impl Conversation {
     #[must_use]
     pub const fn handoff_notice_due(&self) -> bool {
         self.handed_off && !self.handoff_notified
+    }
+
+    /// Every outbound message, in id order.
+    pub fn outbound_messages(&self) -> impl Iterator<Item = &OutboundMessage> {
+        self.outbound.values()
     }
 
     /// Ids of the messages still waiting in the outbox.
@@ -247,6 +259,7 @@ impl Aggregate for Conversation {
                         origin,
                         status: DeliveryStatus::Queued,
                         failed_attempts: 0,
+                        requeues: 0,
                         provider_message_id: None,
                     },
                 );
@@ -280,6 +293,7 @@ impl Aggregate for Conversation {
                 if let Some(message) = self.outbound.get_mut(&message_id) {
                     message.status = DeliveryStatus::Queued;
                     message.failed_attempts = 0;
+                    message.requeues = message.requeues.saturating_add(1);
                     // Reports about the earlier send no longer concern this message.
                     message.provider_message_id = None;
                 }
@@ -301,6 +315,9 @@ impl Aggregate for Conversation {
                         self.pending_reply = None;
                     }
                 }
+            }
+            ConversationEvent::AiFollowUpWritten(follow_up) => {
+                self.ai_follow_ups.insert(follow_up.message_id);
             }
             ConversationEvent::AiReplySkipped { in_reply_to, .. } => {
                 if self.pending_reply == Some(in_reply_to) {
@@ -327,5 +344,66 @@ impl Conversation {
         if let Some(message) = self.outbound.get_mut(&message_id) {
             message.status = status;
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod requeue_tests {
+    use super::*;
+
+    fn failed(message_id: MessageId) -> ConversationEvent {
+        ConversationEvent::OutboundMessageFailed {
+            message_id,
+            code: None,
+            error: "gave up".into(),
+            reason: "gave_up".into(),
+            failed_at: DateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn each_requeue_is_counted_and_attempts_start_again() {
+        let message_id = MessageId::new();
+        let mut state = Conversation::default();
+        state.apply(ConversationEvent::OutboundMessageQueued {
+            message_id,
+            content: MessageContent::text("Hello").unwrap(),
+            origin: MessageOrigin::Operator,
+            queued_at: DateTime::UNIX_EPOCH,
+        });
+        assert_eq!(state.outbound(message_id).unwrap().requeues, 0);
+        for round in 1..=2 {
+            state.apply(ConversationEvent::OutboundSendAttemptFailed {
+                message_id,
+                attempt: 1,
+                code: None,
+                error: "timeout".into(),
+                retry_at: DateTime::UNIX_EPOCH,
+            });
+            state.apply(failed(message_id));
+            state.apply(ConversationEvent::OutboundMessageRequeued {
+                message_id,
+                at: DateTime::UNIX_EPOCH,
+            });
+            let message = state.outbound(message_id).unwrap();
+            assert_eq!((message.requeues, message.failed_attempts), (round, 0));
+        }
+    }
+
+    #[test]
+    fn a_message_stored_before_requeues_were_counted_reads_as_never_requeued() {
+        let mut stored = serde_json::to_value(OutboundMessage {
+            content: MessageContent::text("Hello").unwrap(),
+            origin: MessageOrigin::Operator,
+            status: DeliveryStatus::Queued,
+            failed_attempts: 2,
+            requeues: 7,
+            provider_message_id: None,
+        })
+        .unwrap();
+        stored.as_object_mut().unwrap().remove("requeues");
+        let message: OutboundMessage = serde_json::from_value(stored).unwrap();
+        assert_eq!((message.requeues, message.failed_attempts), (0, 2));
     }
 }

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod ai;
+mod ai_follow_up;
 mod cancel_retry;
 mod delivery;
 mod inbound;

@@ -3,9 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
+
 use crate::values::{CustomFields, EmailAddress, LeadSource, PhoneNumber, Tag, WorkflowId};
 
-use super::LeadStatus;
+use super::{DeferralReason, EngagementStep, LeadStatus};
 
 /// A command for the Lead aggregate.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,6 +63,24 @@ pub enum LeadCommand {
     /// The provider says the phone cannot receive messages; no more sends until it changes.
     MarkUnreachable {
         /// The provider's reason.
+        reason: String,
+    },
+    /// A due engagement step (outreach, a follow-up, the unresponsive check) waits until `until`
+    /// (no event if that step already waits until then).
+    DeferEngagement {
+        /// The step.
+        step: EngagementStep,
+        /// When it is due now.
+        until: DateTime<Utc>,
+        /// Why.
+        reason: DeferralReason,
+    },
+    /// A due engagement step cannot be sent (the message would be refused, or the recipient's
+    /// window never opens): the plan moves past it (no event if that step was skipped already).
+    SkipEngagement {
+        /// The step.
+        step: EngagementStep,
+        /// Why, e.g. `whatsapp_window_closed`.
         reason: String,
     },
     /// Put the lead away: hidden from lists by default and never engaged (no event if archived).

@@ -3,12 +3,13 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 use crate::values::{CustomFields, EmailAddress, LeadSource, PhoneNumber, Tag, WorkflowId};
 
-use super::LeadStatus;
+use super::{DeferralReason, EngagementStep, LeadStatus};
 
 /// An event of the Lead aggregate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -113,6 +114,22 @@ pub enum LeadEvent {
         /// The provider's reason.
         reason: String,
     },
+    /// A due step of the lead's engagement waits: it runs at `until`.
+    LeadEngagementDeferred {
+        /// The step (0 outreach, n follow-up n, one past the last: the unresponsive check).
+        step: EngagementStep,
+        /// When it is due now.
+        until: DateTime<Utc>,
+        /// Why.
+        reason: DeferralReason,
+    },
+    /// A due step of the lead's engagement could not be sent; the plan moved past it.
+    LeadEngagementSkipped {
+        /// The step.
+        step: EngagementStep,
+        /// Why.
+        reason: String,
+    },
     /// The lead was put away: hidden from lists by default, never engaged.
     LeadArchived,
     /// An archived lead was brought back.
@@ -134,6 +151,8 @@ impl DomainEvent for LeadEvent {
             Self::LeadResubscribed { .. } => "LeadResubscribed",
             Self::LeadAnswersRecorded { .. } => "LeadAnswersRecorded",
             Self::LeadMarkedUnreachable { .. } => "LeadMarkedUnreachable",
+            Self::LeadEngagementDeferred { .. } => "LeadEngagementDeferred",
+            Self::LeadEngagementSkipped { .. } => "LeadEngagementSkipped",
             Self::LeadArchived => "LeadArchived",
             Self::LeadRestored => "LeadRestored",
         }

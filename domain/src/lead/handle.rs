@@ -82,6 +82,26 @@ impl Lead {
                     vec![LeadEvent::LeadMarkedUnreachable { reason }]
                 })
             }
+            LeadCommand::DeferEngagement {
+                step,
+                until,
+                reason,
+            } => Ok(if self.engagement_deferral == Some((step, until)) {
+                vec![]
+            } else {
+                vec![LeadEvent::LeadEngagementDeferred {
+                    step,
+                    until,
+                    reason,
+                }]
+            }),
+            LeadCommand::SkipEngagement { step, reason } => {
+                Ok(if self.skipped_engagement_steps.contains(&step) {
+                    vec![]
+                } else {
+                    vec![LeadEvent::LeadEngagementSkipped { step, reason }]
+                })
+            }
             LeadCommand::Archive => Ok(if self.archived {
                 vec![]
             } else {

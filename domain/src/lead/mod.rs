@@ -5,6 +5,7 @@
 //! Deciding lives in `handle.rs`; this file holds the state and how events change it.
 
 mod commands;
+mod engagement;
 mod errors;
 mod events;
 mod handle;
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::values::{CustomFields, EmailAddress, LeadSource, PhoneNumber, Tag, WorkflowId};
 
 pub use commands::{LeadCommand, LeadDetailsPatch, NewLead};
+pub use engagement::{steps_taken, DeferralReason, EngagementStep};
 pub use errors::LeadError;
 pub use events::LeadEvent;
 pub use status::LeadStatus;
@@ -61,6 +63,12 @@ pub struct Lead {
     /// The provider said the phone cannot receive messages (cleared by a phone change).
     #[serde(default)]
     unreachable: bool,
+    /// The engagement step that waits, and until when (the latest deferral).
+    #[serde(default)]
+    engagement_deferral: Option<(EngagementStep, chrono::DateTime<chrono::Utc>)>,
+    /// Engagement steps that could not be sent and were passed over.
+    #[serde(default)]
+    skipped_engagement_steps: BTreeSet<EngagementStep>,
 }
 
 impl Lead {
@@ -148,6 +156,12 @@ impl Lead {
         self.unreachable
     }
 
+    /// Engagement steps that could not be sent and were passed over.
+    #[must_use]
+    pub const fn skipped_engagement_steps(&self) -> &BTreeSet<EngagementStep> {
+        &self.skipped_engagement_steps
+    }
+
     /// Whether the lead must never be messaged.
     #[must_use]
     pub fn is_opted_out(&self) -> bool {
@@ -202,6 +216,8 @@ impl Aggregate for Lead {
                     status_before_opt_out: LeadStatus::Pending,
                     answers: BTreeMap::new(),
                     unreachable: false,
+                    engagement_deferral: None,
+                    skipped_engagement_steps: BTreeSet::new(),
                 };
             }
             LeadEvent::LeadSourceAdded { source } => {
@@ -251,6 +267,12 @@ impl Aggregate for Lead {
             LeadEvent::LeadResubscribed { to } => self.status = to,
             LeadEvent::LeadAnswersRecorded { answers } => self.answers.extend(answers),
             LeadEvent::LeadMarkedUnreachable { .. } => self.unreachable = true,
+            LeadEvent::LeadEngagementDeferred { step, until, .. } => {
+                self.engagement_deferral = Some((step, until));
+            }
+            LeadEvent::LeadEngagementSkipped { step, .. } => {
+                self.skipped_engagement_steps.insert(step);
+            }
             LeadEvent::LeadArchived => self.archived = true,
             LeadEvent::LeadRestored => self.archived = false,
         }

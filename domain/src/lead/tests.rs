@@ -5,6 +5,7 @@
 
 mod capture;
 mod details;
+mod engagement;
 mod lifecycle;
 
 use cqrs_es::test::TestFramework;

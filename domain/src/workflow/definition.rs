@@ -11,7 +11,7 @@ use crate::values::{
     WorkflowName,
 };
 
-use super::{Channel, QualificationQuestion, WorkflowError};
+use super::{Channel, FollowUpMessage, FollowUpStep, QualificationQuestion, WorkflowError};
 
 /// Longest description, in characters.
 const MAX_DESCRIPTION_LEN: usize = 2000;
@@ -23,6 +23,8 @@ const MAX_AI_MODEL_LEN: usize = 200;
 const MAX_OPT_OUT_MESSAGE_LEN: usize = 480;
 /// Most qualification questions.
 const MAX_QUESTIONS: usize = 20;
+/// Most follow-up steps (as many as `FollowUpCount` allows).
+const MAX_FOLLOW_UP_STEPS: usize = FollowUpCount::MAX as usize;
 
 /// The full definition of a workflow.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,12 +45,17 @@ pub struct WorkflowDefinition {
     pub initial_message: MessageTemplate,
     /// Sent once when a lead opts out; 1 to 480 characters.
     pub opt_out_message: String,
-    /// Follow-ups sent to a silent lead.
+    /// Follow-ups sent to a silent lead; ignored when `follow_up_steps` is given.
     pub follow_up_count: FollowUpCount,
-    /// Wait before each follow-up.
+    /// Wait before each follow-up; ignored when `follow_up_steps` is given.
     pub follow_up_delay_hours: FollowUpDelayHours,
-    /// Texts of the follow-ups, in order; at most `follow_up_count`.
+    /// Texts of the follow-ups, in order; at most `follow_up_count`. Not with `follow_up_steps`.
     pub follow_up_templates: Vec<MessageTemplate>,
+    /// The follow-up sequence, in order, at most 10 steps; when given it replaces
+    /// `follow_up_count`, `follow_up_delay_hours` and `follow_up_templates`. Empty: those apply.
+    /// See [`WorkflowDefinition::follow_up_plan`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub follow_up_steps: Vec<FollowUpStep>,
     /// Length of a booked appointment.
     pub appointment_duration_minutes: AppointmentDuration,
     /// What the AI asks to qualify a lead; keys unique, at most 20.
@@ -76,10 +83,41 @@ impl WorkflowDefinition {
             follow_up_count: FollowUpCount::default(),
             follow_up_delay_hours: FollowUpDelayHours::default(),
             follow_up_templates: Vec::new(),
+            follow_up_steps: Vec::new(),
             appointment_duration_minutes: AppointmentDuration::default(),
             qualification_questions: Vec::new(),
             business_hours: None,
         }
+    }
+
+    /// The follow-ups in order: `follow_up_steps` when given, else `follow_up_count` steps of
+    /// `follow_up_delay_hours`, step i saying `follow_up_templates[i]` when there is one, else
+    /// written by the AI.
+    #[must_use]
+    pub fn follow_up_plan(&self) -> Vec<FollowUpStep> {
+        if !self.follow_up_steps.is_empty() {
+            return self.follow_up_steps.clone();
+        }
+        (0..usize::from(self.follow_up_count.get()))
+            .map(|i| FollowUpStep {
+                delay_hours: self.follow_up_delay_hours,
+                message: self
+                    .follow_up_templates
+                    .get(i)
+                    .map_or(FollowUpMessage::Ai, |t| {
+                        FollowUpMessage::Template(t.clone())
+                    }),
+            })
+            .collect()
+    }
+
+    /// How long the lead has to answer the last follow-up (or the outreach when there is none)
+    /// before it is `unresponsive`: the last step's delay, else `follow_up_delay_hours`.
+    #[must_use]
+    pub fn unresponsive_after(&self) -> FollowUpDelayHours {
+        self.follow_up_steps
+            .last()
+            .map_or(self.follow_up_delay_hours, |step| step.delay_hours)
     }
 
     /// Checks the rules no single field can check on its own.
@@ -112,6 +150,15 @@ impl WorkflowDefinition {
                 count: self.follow_up_templates.len(),
                 max: follow_ups,
             });
+        }
+        if self.follow_up_steps.len() > MAX_FOLLOW_UP_STEPS {
+            return Err(WorkflowError::TooManyFollowUpSteps {
+                count: self.follow_up_steps.len(),
+                max: MAX_FOLLOW_UP_STEPS,
+            });
+        }
+        if !self.follow_up_steps.is_empty() && !self.follow_up_templates.is_empty() {
+            return Err(WorkflowError::FollowUpStepsWithTemplates);
         }
         if self.qualification_questions.len() > MAX_QUESTIONS {
             return Err(WorkflowError::TooManyQuestions {
@@ -263,6 +310,111 @@ mod tests {
             def.check(),
             Err(WorkflowError::TooManyFollowUpTemplates { count: 2, max: 1 })
         );
+    }
+
+    fn step(hours: i64, message: FollowUpMessage) -> FollowUpStep {
+        FollowUpStep {
+            delay_hours: FollowUpDelayHours::new(hours).unwrap(),
+            message,
+        }
+    }
+
+    fn template(text: &str) -> MessageTemplate {
+        MessageTemplate::parse(text).unwrap()
+    }
+
+    #[test]
+    fn without_steps_the_plan_is_count_steps_of_the_delay_templates_first_then_ai() {
+        let def = WorkflowDefinition {
+            follow_up_count: FollowUpCount::new(3).unwrap(),
+            follow_up_delay_hours: FollowUpDelayHours::new(12).unwrap(),
+            follow_up_templates: vec![template("One"), template("Two")],
+            ..definition()
+        };
+        assert_eq!(
+            def.follow_up_plan(),
+            vec![
+                step(12, FollowUpMessage::Template(template("One"))),
+                step(12, FollowUpMessage::Template(template("Two"))),
+                step(12, FollowUpMessage::Ai),
+            ]
+        );
+        assert_eq!(def.unresponsive_after().get(), 12);
+    }
+
+    #[test]
+    fn no_follow_ups_is_an_empty_plan_and_the_delay_still_bounds_the_silence() {
+        let def = WorkflowDefinition {
+            follow_up_count: FollowUpCount::new(0).unwrap(),
+            follow_up_delay_hours: FollowUpDelayHours::new(36).unwrap(),
+            ..definition()
+        };
+        assert_eq!(def.follow_up_plan(), vec![]);
+        assert_eq!(def.unresponsive_after().get(), 36);
+    }
+
+    #[test]
+    fn the_default_plan_is_three_ai_follow_ups_a_day_apart() {
+        let def = definition();
+        assert_eq!(def.follow_up_plan(), vec![step(24, FollowUpMessage::Ai); 3]);
+        assert_eq!(def.unresponsive_after().get(), 24);
+    }
+
+    #[test]
+    fn steps_replace_the_count_delay_and_templates() {
+        let steps = vec![
+            step(2, FollowUpMessage::Template(template("Hi {first_name}"))),
+            step(48, FollowUpMessage::Ai),
+            step(96, FollowUpMessage::Template(template("Last call"))),
+        ];
+        let def = WorkflowDefinition {
+            follow_up_count: FollowUpCount::new(1).unwrap(),
+            follow_up_delay_hours: FollowUpDelayHours::new(5).unwrap(),
+            follow_up_steps: steps.clone(),
+            ..definition()
+        };
+        assert_eq!(def.check(), Ok(()));
+        assert_eq!(def.follow_up_plan(), steps);
+        assert_eq!(def.unresponsive_after().get(), 96);
+    }
+
+    #[test]
+    fn more_than_10_steps_are_refused() {
+        let def = WorkflowDefinition {
+            follow_up_steps: vec![step(24, FollowUpMessage::Ai); 11],
+            ..definition()
+        };
+        assert_eq!(
+            def.check(),
+            Err(WorkflowError::TooManyFollowUpSteps { count: 11, max: 10 })
+        );
+        let ten = WorkflowDefinition {
+            follow_up_steps: vec![step(24, FollowUpMessage::Ai); 10],
+            ..definition()
+        };
+        assert_eq!(ten.check(), Ok(()));
+    }
+
+    #[test]
+    fn steps_and_templates_together_are_refused() {
+        let def = WorkflowDefinition {
+            follow_up_templates: vec![template("Still there?")],
+            follow_up_steps: vec![step(24, FollowUpMessage::Ai)],
+            ..definition()
+        };
+        assert_eq!(def.check(), Err(WorkflowError::FollowUpStepsWithTemplates));
+        assert!(WorkflowError::FollowUpStepsWithTemplates
+            .to_string()
+            .starts_with("follow_up_steps"));
+    }
+
+    #[test]
+    fn a_definition_stored_before_steps_existed_still_deserializes() {
+        let mut json = serde_json::to_value(definition()).unwrap();
+        assert!(json.get("follow_up_steps").is_none());
+        json.as_object_mut().unwrap().remove("follow_up_steps");
+        let def: WorkflowDefinition = serde_json::from_value(json).unwrap();
+        assert_eq!(def, definition());
     }
 
     #[test]

@@ -47,6 +47,19 @@ pub enum WorkflowError {
         /// The follow-up count.
         max: usize,
     },
+    /// More follow-up steps than allowed.
+    #[error("follow_up_steps has {count} steps; at most {max} are allowed")]
+    TooManyFollowUpSteps {
+        /// Steps given.
+        count: usize,
+        /// The maximum.
+        max: usize,
+    },
+    /// Both a follow-up sequence and follow-up templates: the sequence carries its own texts.
+    #[error(
+        "follow_up_steps cannot be set together with follow_up_templates; put each template in its step"
+    )]
+    FollowUpStepsWithTemplates,
     /// More qualification questions than allowed.
     #[error("qualification_questions has {count} questions; at most {max} are allowed")]
     TooManyQuestions {

@@ -6,7 +6,7 @@ use crate::values::{
     WorkflowName,
 };
 
-use super::{Channel, QualificationQuestion, WorkflowDefinition};
+use super::{Channel, FollowUpStep, QualificationQuestion, WorkflowDefinition};
 
 /// One optional replacement per definition field; `None` leaves the field as it is.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -31,6 +31,9 @@ pub struct WorkflowPatch {
     pub follow_up_delay_hours: Option<FollowUpDelayHours>,
     /// New follow-up texts (the whole list).
     pub follow_up_templates: Option<Vec<MessageTemplate>>,
+    /// New follow-up sequence (the whole list); `Some(vec![])` clears it, so the count, delay
+    /// and templates apply again.
+    pub follow_up_steps: Option<Vec<FollowUpStep>>,
     /// New appointment length.
     pub appointment_duration_minutes: Option<AppointmentDuration>,
     /// New qualification questions (the whole list).
@@ -66,6 +69,10 @@ impl WorkflowPatch {
                 .follow_up_templates
                 .clone()
                 .unwrap_or_else(|| def.follow_up_templates.clone()),
+            follow_up_steps: self
+                .follow_up_steps
+                .clone()
+                .unwrap_or_else(|| def.follow_up_steps.clone()),
             appointment_duration_minutes: self
                 .appointment_duration_minutes
                 .unwrap_or(def.appointment_duration_minutes),

@@ -180,6 +180,110 @@ fn an_update_with_a_repeated_question_key_is_refused() {
         .then_expect_error(WorkflowError::DuplicateQuestionKey("budget".into()));
 }
 
+fn steps() -> Vec<FollowUpStep> {
+    vec![
+        FollowUpStep {
+            delay_hours: FollowUpDelayHours::new(24).unwrap(),
+            message: FollowUpMessage::Template(
+                MessageTemplate::parse("Hi {first_name}, still keen?").unwrap(),
+            ),
+        },
+        FollowUpStep {
+            delay_hours: FollowUpDelayHours::new(48).unwrap(),
+            message: FollowUpMessage::Ai,
+        },
+    ]
+}
+
+fn with_steps() -> WorkflowDefinition {
+    WorkflowDefinition {
+        follow_up_steps: steps(),
+        ..definition()
+    }
+}
+
+#[test]
+fn creating_a_workflow_with_a_follow_up_sequence_records_it() {
+    workflow()
+        .given_no_previous_events()
+        .when(WorkflowCommand::CreateWorkflow {
+            definition: with_steps(),
+        })
+        .then_expect_events(vec![WorkflowEvent::WorkflowCreated {
+            definition: with_steps(),
+        }]);
+}
+
+#[test]
+fn creating_a_workflow_with_more_than_10_steps_is_refused() {
+    let definition = WorkflowDefinition {
+        follow_up_steps: steps().into_iter().cycle().take(11).collect(),
+        ..definition()
+    };
+    workflow()
+        .given_no_previous_events()
+        .when(WorkflowCommand::CreateWorkflow { definition })
+        .then_expect_error(WorkflowError::TooManyFollowUpSteps { count: 11, max: 10 });
+}
+
+#[test]
+fn adding_steps_to_a_workflow_with_templates_is_refused() {
+    let given = WorkflowEvent::WorkflowUpdated {
+        definition: WorkflowDefinition {
+            follow_up_templates: vec![MessageTemplate::parse("Still there?").unwrap()],
+            ..definition()
+        },
+    };
+    let patch = WorkflowPatch {
+        follow_up_steps: Some(steps()),
+        ..WorkflowPatch::default()
+    };
+    workflow()
+        .given(vec![created(), given])
+        .when(WorkflowCommand::UpdateWorkflow { patch })
+        .then_expect_error(WorkflowError::FollowUpStepsWithTemplates);
+}
+
+#[test]
+fn replacing_templates_by_steps_in_one_update_is_allowed() {
+    let given = WorkflowEvent::WorkflowUpdated {
+        definition: WorkflowDefinition {
+            follow_up_templates: vec![MessageTemplate::parse("Still there?").unwrap()],
+            ..definition()
+        },
+    };
+    let patch = WorkflowPatch {
+        follow_up_templates: Some(vec![]),
+        follow_up_steps: Some(steps()),
+        ..WorkflowPatch::default()
+    };
+    workflow()
+        .given(vec![created(), given])
+        .when(WorkflowCommand::UpdateWorkflow { patch })
+        .then_expect_events(vec![WorkflowEvent::WorkflowUpdated {
+            definition: with_steps(),
+        }]);
+}
+
+#[test]
+fn clearing_the_steps_goes_back_to_count_and_delay() {
+    let patch = WorkflowPatch {
+        follow_up_steps: Some(vec![]),
+        ..WorkflowPatch::default()
+    };
+    workflow()
+        .given(vec![
+            created(),
+            WorkflowEvent::WorkflowUpdated {
+                definition: with_steps(),
+            },
+        ])
+        .when(WorkflowCommand::UpdateWorkflow { patch })
+        .then_expect_events(vec![WorkflowEvent::WorkflowUpdated {
+            definition: definition(),
+        }]);
+}
+
 #[test]
 fn updating_an_archived_workflow_is_refused() {
     workflow()
@@ -221,6 +325,9 @@ fn every_event_round_trips_through_json() {
         },
         WorkflowEvent::WorkflowUpdated {
             definition: definition(),
+        },
+        WorkflowEvent::WorkflowUpdated {
+            definition: with_steps(),
         },
         WorkflowEvent::WorkflowActivated,
         WorkflowEvent::WorkflowPaused,
@@ -264,6 +371,7 @@ fn a_patch_replaces_only_the_fields_it_sets() {
     let patch = WorkflowPatch {
         business_hours: Some(None),
         channel: Some(Channel::Sms),
+        follow_up_steps: Some(steps()),
         ..WorkflowPatch::default()
     };
     let merged = patch.apply_to(&full_definition());
@@ -272,6 +380,7 @@ fn a_patch_replaces_only_the_fields_it_sets() {
         WorkflowDefinition {
             business_hours: None,
             channel: Channel::Sms,
+            follow_up_steps: steps(),
             ..full_definition()
         }
     );

@@ -5,8 +5,9 @@
 //!
 //! Failures map onto [`ModelError`]: the client's timeout → `Timeout`; connection errors, 429
 //! and 5xx → `Unavailable`; other 4xx → `Refused` (with the provider's `error.message`); a body
-//! that is not a usable tool call → `Malformed`. There is no retry here: the orchestrator
-//! retries with backoff and records each failure.
+//! that is not a usable tool call (for a follow-up: one without text, or too long) →
+//! `Malformed`. There is no retry here: the orchestrator retries with backoff and records each
+//! failure; a follow-up that fails is written by the rules engine instead.
 //!
 //! Usage fields are all optional (providers differ): missing counts are 0, cached tokens come
 //! from `prompt_tokens_details.cached_tokens` or DeepSeek's `prompt_cache_hit_tokens`. A model
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use application::conversation_model::{
-    ConversationModel, ModelError, ModelReply, ModelRequest, ModelUsage,
+    ConversationModel, ModelError, ModelPurpose, ModelReply, ModelRequest, ModelUsage,
 };
 use async_trait::async_trait;
 use reqwest::StatusCode;
@@ -25,7 +26,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::prices::PriceTable;
-use super::prompt::{read_tool_arguments, request_body, TOOL_NAME};
+use super::prompt::{read_follow_up, read_tool_arguments, request_body, TOOL_NAME};
 
 /// The engine name recorded unless [`OpenAiCompatibleModel::with_engine`] says otherwise.
 pub const DEFAULT_ENGINE: &str = "openai";
@@ -168,6 +169,10 @@ impl ConversationModel for OpenAiCompatibleModel {
             ModelError::Malformed(format!("the response is not a chat completion: {error}"))
         })?;
         let answer = read_tool_arguments(request, completion.tool_arguments()?)
+            .and_then(|answer| match request.purpose {
+                ModelPurpose::Reply => Ok(answer),
+                ModelPurpose::FollowUp { .. } => read_follow_up(answer),
+            })
             .map_err(ModelError::Malformed)?;
         Ok(ModelReply {
             intent: answer.intent,

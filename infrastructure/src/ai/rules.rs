@@ -33,18 +33,23 @@
 //! answer, a "you qualify — shall we book?" or a polite thanks once all are answered; an
 //! acknowledgement plus the pending question for questions and objections; the picked slot's
 //! label for bookings; no reply for opt-outs (the caller sends the opt-out confirmation).
+//!
+//! # Follow-ups
+//! A request for a follow-up ([`ModelPurpose::FollowUp`]) reads nothing: it is written by
+//! [`super::follow_up`] (intent `other`, no answers).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use application::conversation_model::{
-    ConversationModel, ModelError, ModelReply, ModelRequest, OfferedSlot,
+    ConversationModel, ModelError, ModelPurpose, ModelReply, ModelRequest, OfferedSlot,
 };
 use async_trait::async_trait;
 use domain::conversation::qualification::answer_qualifies;
 use domain::conversation::{evaluate_qualification, Intent, Qualification};
 use domain::QualificationQuestion;
 
+use super::follow_up::rules_follow_up;
 use super::slots::read_slot_choice;
 use super::MAX_ANSWER_CHARS;
 
@@ -260,6 +265,17 @@ impl RulesEngine {
     #[must_use]
     pub fn answer(&self, request: &ModelRequest) -> ModelReply {
         let started = Instant::now();
+        if let ModelPurpose::FollowUp { number, of } = request.purpose {
+            return ModelReply {
+                intent: Intent::Other,
+                answers: BTreeMap::new(),
+                chosen_slot: None,
+                reply: Some(rules_follow_up(request, number, of)),
+                usage: None,
+                engine: RULES_ENGINE.to_owned(),
+                latency: started.elapsed(),
+            };
+        }
         let message = Message::new(request.latest_from_lead());
         let chosen = read_slot_choice(
             &message.text,

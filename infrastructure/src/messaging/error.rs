@@ -26,4 +26,7 @@ pub enum MessagingError {
     /// The lead has no (usable) workflow for this action.
     #[error("{0}")]
     NoWorkflow(String),
+    /// The lead's outreach is already queued or sent.
+    #[error("the lead's outreach is already queued or sent")]
+    AlreadyContacted,
 }

@@ -11,10 +11,15 @@
 //! - [`models`]: which conversation model answers a tenant's leads.
 //! - [`notifications`]: telling the tenant's admin contact about a handoff.
 //! - [`outbox`]: one queued message to its provider, suppression checked again at the last moment.
+//! - [`rate_limit`]: the per-tenant, per-channel send rate shared by every instance (GCRA).
 //! - [`orchestrator`]: one pending inbound message to the conversation model and back.
-//! - [`workers`]: the loop that claims tasks and runs them.
+//! - [`timers`]: a lead's due outreach, follow-up or unresponsive check, checked again and run.
+//! - [`ai_follow_up`]: a follow-up the conversation model writes.
+//! - [`workers`]: the loop that claims tasks and timers and runs them.
 //! - [`status_callbacks`]: providers' delivery reports onto their messages.
 
+pub mod ai_follow_up;
+pub mod bulk_outreach;
 pub mod error;
 pub mod inbound;
 pub mod models;
@@ -22,9 +27,11 @@ pub mod notifications;
 pub mod orchestrator;
 pub mod outbound;
 pub mod outbox;
+pub mod rate_limit;
 pub mod status_callbacks;
 pub mod suppression;
 pub mod task_queue;
+pub mod timers;
 pub mod workers;
 
 use std::sync::Arc;
@@ -80,12 +87,20 @@ pub struct MessagingSettings {
     pub concurrency: usize,
     /// The tasks table (`projections::tasks::live_table()`).
     pub tasks_table: String,
+    /// The timers table (`projections::timers::live_table()`).
+    pub timers_table: String,
+    /// Sends per second per tenant and channel, across instances (0: no limit).
+    pub send_rate_per_second: u32,
+    /// How late a timer may run before it is re-planned instead of sent.
+    pub overdue_grace: chrono::Duration,
+    /// Over how long re-planned overdue timers are spread.
+    pub overdue_spread: chrono::Duration,
 }
 
 impl MessagingSettings {
-    /// Defaults for everything but the tasks table.
+    /// Defaults for everything but the tables.
     #[must_use]
-    pub fn new(tasks_table: String) -> Self {
+    pub fn new(tasks_table: String, timers_table: String) -> Self {
         Self {
             public_url: None,
             max_send_attempts: 5,
@@ -95,6 +110,10 @@ impl MessagingSettings {
             batch_size: 16,
             concurrency: 8,
             tasks_table,
+            timers_table,
+            send_rate_per_second: 10,
+            overdue_grace: chrono::Duration::hours(1),
+            overdue_spread: chrono::Duration::minutes(15),
         }
     }
 }

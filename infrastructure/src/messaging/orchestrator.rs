@@ -108,6 +108,7 @@ async fn reply(
         ));
     };
     let request = ModelRequest {
+        purpose: application::conversation_model::ModelPurpose::Reply,
         brand_name: tenant.brand_name.clone(),
         instructions: workflow.ai_instructions.clone(),
         questions: workflow.qualification_questions.clone(),

@@ -4,14 +4,15 @@
 
 use application::CommandContext;
 use domain::conversation::{
-    Conversation, ConversationCommand, ConversationId, MessageContent, MessageOrigin,
+    Conversation, ConversationCommand, ConversationId, DeliveryStatus, MessageContent,
+    MessageOrigin,
 };
-use domain::values::{LeadId, MessageId};
+use domain::values::{LeadId, MessageId, MessageTemplate};
 use domain::{Channel, Lead, LeadStatus, Workflow};
 use sqlx::PgConnection;
 
 use crate::executor::{CommandError, Existence};
-use crate::messaging::suppression::{exec, later, load, StepResult};
+use crate::messaging::suppression::{exec, later, load, lock_engagement, StepResult};
 use crate::messaging::{Messaging, MessagingError};
 
 /// A queued message.
@@ -62,7 +63,8 @@ pub async fn send_manual(
         .await
 }
 
-/// Queues the workflow's initial message, merge fields filled, on the workflow's channel.
+/// Queues the workflow's initial message, merge fields filled, on the workflow's channel —
+/// refused when the lead's outreach is already queued or sent (a failed one may be sent again).
 pub async fn send_outreach(
     messaging: &Messaging,
     ctx: &CommandContext,
@@ -76,6 +78,7 @@ pub async fn send_outreach(
             let ctx = ctx.clone();
             Box::pin(async move {
                 let ctx = &ctx;
+                lock_engagement(conn, lead_id).await?;
                 let lead = sendable_lead(conn, ctx, lead_id).await?;
                 let Some(workflow_id) = lead.workflow_id() else {
                     return Err(CommandError::Rejected(MessagingError::NoWorkflow(
@@ -91,18 +94,21 @@ pub async fn send_outreach(
                         )))
                     }
                 };
-                let text = definition.initial_message.render(
-                    lead.first_name(),
-                    lead.last_name(),
-                    &brand_name,
-                    lead.custom_fields(),
-                );
-                let content = MessageContent::text(&text).map_err(|error| {
-                    CommandError::InvalidReference {
-                        field: "initial_message",
-                        reason: format!("the rendered message {error}"),
+                // Checked under the engagement lock, in the transaction that queues: a timer or
+                // another request queueing the outreach meanwhile is either seen here or waits.
+                for channel in Channel::ALL {
+                    let id = ConversationId::new(lead_id, channel).to_string();
+                    let conversation: Conversation = load(conn, ctx, &id).await?;
+                    if has_outreach(&conversation) {
+                        return Err(CommandError::Rejected(MessagingError::AlreadyContacted));
                     }
-                })?;
+                }
+                let content = render(
+                    &definition.initial_message,
+                    &lead,
+                    &brand_name,
+                    "initial_message",
+                )?;
                 queue_in(
                     conn,
                     ctx,
@@ -115,6 +121,28 @@ pub async fn send_outreach(
             })
         })
         .await
+}
+
+/// Whether an outreach message in this status counts as the lead having been contacted: it is
+/// waiting in the outbox or reached the provider. A failed, undelivered or cancelled one does
+/// not (the operator may send it again).
+#[must_use]
+pub const fn counts_as_contacted(status: DeliveryStatus) -> bool {
+    matches!(
+        status,
+        DeliveryStatus::Queued
+            | DeliveryStatus::Sent
+            | DeliveryStatus::Delivered
+            | DeliveryStatus::Read
+    )
+}
+
+/// Whether `conversation` holds an outreach message that counts as contact.
+#[must_use]
+pub fn has_outreach(conversation: &Conversation) -> bool {
+    conversation.outbound_messages().any(|message| {
+        message.origin == MessageOrigin::Outreach && counts_as_contacted(message.status)
+    })
 }
 
 /// Hands the lead's conversations to a human: the AI stays silent until resumed.
@@ -286,6 +314,25 @@ async fn workflow_channel(
     Ok(workflow.definition().map(|definition| definition.channel))
 }
 
+/// A workflow's message template (`field` names it) filled with the lead's merge fields.
+pub(crate) fn render(
+    template: &MessageTemplate,
+    lead: &Lead,
+    brand_name: &str,
+    field: &'static str,
+) -> StepResult<MessageContent> {
+    let text = template.render(
+        lead.first_name(),
+        lead.last_name(),
+        brand_name,
+        lead.custom_fields(),
+    );
+    MessageContent::text(&text).map_err(|error| CommandError::InvalidReference {
+        field,
+        reason: format!("the rendered message {error}"),
+    })
+}
+
 /// Queues `content` on the lead's conversation on `channel` inside the caller's transaction.
 pub(crate) async fn queue_in(
     conn: &mut PgConnection,
@@ -316,4 +363,64 @@ pub(crate) async fn queue_in(
         channel,
         position,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use cqrs_es::Aggregate;
+    use domain::conversation::ConversationEvent;
+
+    use super::*;
+
+    #[test]
+    fn only_an_outreach_waiting_or_past_the_provider_counts_as_contact() {
+        let contacted: Vec<DeliveryStatus> = DeliveryStatus::ALL
+            .into_iter()
+            .filter(|status| counts_as_contacted(*status))
+            .collect();
+        assert_eq!(
+            contacted,
+            [
+                DeliveryStatus::Queued,
+                DeliveryStatus::Sent,
+                DeliveryStatus::Delivered,
+                DeliveryStatus::Read
+            ]
+        );
+    }
+
+    fn conversation(origin: MessageOrigin, failed: bool) -> Conversation {
+        let at = chrono::DateTime::UNIX_EPOCH;
+        let message_id = MessageId::new();
+        let mut conversation = Conversation::default();
+        conversation.apply(ConversationEvent::ConversationStarted {
+            lead_id: LeadId::new(),
+            channel: Channel::Sms,
+        });
+        conversation.apply(ConversationEvent::OutboundMessageQueued {
+            message_id,
+            content: MessageContent::text("Hi").unwrap(),
+            origin,
+            queued_at: at,
+        });
+        if failed {
+            conversation.apply(ConversationEvent::OutboundMessageFailed {
+                message_id,
+                code: None,
+                error: "refused".into(),
+                reason: "refused".into(),
+                failed_at: at,
+            });
+        }
+        conversation
+    }
+
+    #[test]
+    fn a_queued_outreach_is_contact_a_failed_one_or_another_message_is_not() {
+        assert!(!has_outreach(&Conversation::default()));
+        assert!(has_outreach(&conversation(MessageOrigin::Outreach, false)));
+        assert!(!has_outreach(&conversation(MessageOrigin::Outreach, true)));
+        assert!(!has_outreach(&conversation(MessageOrigin::Operator, false)));
+    }
 }

@@ -4,20 +4,35 @@
 //! The outcome comes back as a command: sent (with the provider's id, kept for status callbacks),
 //! a transient failure (retried with backoff, up to a limit), or a permanent one (never retried;
 //! an unsubscribed number opts the lead out, an invalid one marks the lead unreachable).
+//!
+//! Right before the provider is called, after every check, the send takes a slot of its
+//! tenant's and channel's send rate ([`rate_limit`]; over the rate it records nothing and comes
+//! back [`SendOutcome::RateLimited`]) and commits a marker of this attempt in `send_attempts`.
+//! An attempt whose marker is already there is one that died between the provider's answer and
+//! our record of it: the provider may have the message, so it is failed (`outcome_unknown`, an
+//! operator may retry it) rather than sent twice. Sends are at most once.
 
 use anyhow::Context;
 use application::{CommandContext, OutboundRequest, PermanentFailure, SendError};
+use chrono::{DateTime, Utc};
 use domain::conversation::{
     Conversation, ConversationCommand, ConversationId, DeliveryStatus, MessageOrigin,
+    OutboundMessage,
 };
-use domain::values::{single_zone_of, MessageId, PhoneNumber, SendingWindow, TenantId};
+use domain::values::{single_zone_of, MessageId, PhoneNumber, SendingWindow, TenantId, Timezone};
 use domain::{Lead, LeadCommand, LeadStatus, Workflow};
 use sqlx::PgConnection;
 
 use crate::executor::{CommandError, Existence};
+use crate::messaging::rate_limit::{self, Slot};
 use crate::messaging::suppression::{self, exec, later, load, StepResult};
 use crate::messaging::task_queue::ClaimedTask;
 use crate::messaging::{retry_backoff, Messaging};
+
+/// The lead's custom field naming its IANA time zone, which wins over the phone's.
+pub const TIMEZONE_FIELD: &str = "timezone";
+/// Attempt names (`send_attempts.try`) per requeue: more than any send makes attempts.
+const TRIES_PER_REQUEUE: i64 = 1000;
 
 /// What became of a send task.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +40,10 @@ pub enum SendOutcome {
     /// The message was no longer waiting (sent, failed or cancelled already).
     NothingToDo,
     /// Outside the recipient's sending window: it goes out when the window opens.
-    Deferred(chrono::DateTime<chrono::Utc>),
+    Deferred(DateTime<Utc>),
+    /// Over the tenant's send rate on the channel: nothing recorded, the message stays queued
+    /// and may go from this instant.
+    RateLimited(DateTime<Utc>),
     /// Withdrawn: the lead may not be messaged.
     Cancelled(String),
     /// The provider took it.
@@ -36,6 +54,18 @@ pub enum SendOutcome {
     Failed(String),
     /// The provider refused it for good.
     Refused(Refusal),
+}
+
+impl SendOutcome {
+    /// Until when the task should stay with its worker before it is tried again: the end of a
+    /// rate limit's wait (nothing was recorded, so nothing else would move it); `None` otherwise.
+    #[must_use]
+    pub const fn hold_until(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Self::RateLimited(until) => Some(*until),
+            _ => None,
+        }
+    }
 }
 
 /// A provider's permanent refusal.
@@ -114,7 +144,11 @@ async fn send_in(
         return Ok(SendOutcome::NothingToDo);
     }
     let origin = message.origin;
-    if let Some(reason) = refusal(&lead, origin) {
+    let mut refused = refusal(&lead, origin);
+    if refused.is_none() && matches!(origin, MessageOrigin::Outreach | MessageOrigin::FollowUp) {
+        refused = engagement_over(lock_tx, ctx, &lead, &conversation, message_id).await?;
+    }
+    if let Some(reason) = refused {
         record(messaging, record_conn, ctx, conversation_id, {
             ConversationCommand::CancelMessage {
                 message_id,
@@ -211,6 +245,36 @@ async fn send_in(
             )
         }),
     };
+    let slot = rate_limit::take(
+        &mut *record_conn,
+        ctx.tenant_id,
+        channel,
+        messaging.settings.send_rate_per_second,
+        ctx.issued_at,
+    )
+    .await
+    .map_err(CommandError::Database)?;
+    if let Slot::Refused(until) = slot {
+        return Ok(SendOutcome::RateLimited(until));
+    }
+    if !mark_attempt(record_conn, message_id, message, ctx.issued_at).await? {
+        record(
+            messaging,
+            record_conn,
+            ctx,
+            conversation_id,
+            ConversationCommand::RecordFailed {
+                message_id,
+                code: None,
+                error: "a previous attempt may have reached the provider; not sent again"
+                    .to_owned(),
+                reason: "outcome_unknown".to_owned(),
+                failed_at: ctx.issued_at,
+            },
+        )
+        .await?;
+        return Ok(SendOutcome::Failed("outcome_unknown".to_owned()));
+    }
     let attempts = message.failed_attempts;
     match adapter.send(&request).await {
         Ok(receipt) => {
@@ -291,10 +355,40 @@ async fn send_in(
     }
 }
 
+/// Commits (autocommit on `conn`) the marker of this attempt at `message`: `false` when it was
+/// already there, i.e. an earlier attempt of the same name never recorded its outcome.
+/// The attempt's name is `requeues * 1000 + failed_attempts`: each recorded failure and each
+/// operator retry moves it on.
+async fn mark_attempt(
+    conn: &mut PgConnection,
+    message_id: MessageId,
+    message: &OutboundMessage,
+    at: DateTime<Utc>,
+) -> StepResult<bool> {
+    let name = i64::from(message.requeues) * TRIES_PER_REQUEUE + i64::from(message.failed_attempts);
+    let name = i32::try_from(name).map_err(|_| {
+        CommandError::Database(anyhow::anyhow!(
+            "message {message_id}: attempt {name} is out of range"
+        ))
+    })?;
+    let inserted = sqlx::query(
+        "INSERT INTO send_attempts (message_id, try, started_at) VALUES ($1, $2, $3) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(message_id.as_uuid())
+    .bind(name)
+    .bind(at)
+    .execute(conn)
+    .await
+    .map_err(|error| CommandError::Database(error.into()))?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
 /// When outreach and follow-ups may reach this lead: the workflow's business hours (else the
-/// tenant's) in the tenant's zone, within the tenant's allowed hours in the lead's zone — the
-/// zone of the phone's country when it has one zone, else the tenant's.
-async fn sending_window(
+/// tenant's) in the tenant's zone, within the tenant's allowed hours in the lead's zone (see
+/// [`recipient_zone`]).
+pub(crate) async fn sending_window(
     messaging: &Messaging,
     conn: &mut PgConnection,
     ctx: &CommandContext,
@@ -314,16 +408,24 @@ async fn sending_window(
             business_hours = hours;
         }
     }
-    let recipient_zone = phone
-        .region()
-        .and_then(|country| single_zone_of(&country))
-        .unwrap_or(tenant.timezone);
     Ok(SendingWindow::new(
         business_hours,
         tenant.timezone,
         tenant.quiet_hours,
-        recipient_zone,
+        recipient_zone(lead, phone, tenant.timezone),
     ))
+}
+
+/// Where the lead is: its custom field `timezone` when that holds an IANA name, else the zone of
+/// the phone's country when the country keeps one, else `fallback` (the tenant's).
+#[must_use]
+pub fn recipient_zone(lead: &Lead, phone: &PhoneNumber, fallback: Timezone) -> Timezone {
+    lead.custom_fields()
+        .get(TIMEZONE_FIELD)
+        .and_then(serde_json::Value::as_str)
+        .and_then(|name| Timezone::parse(name).ok())
+        .or_else(|| phone.region().and_then(|country| single_zone_of(&country)))
+        .unwrap_or(fallback)
 }
 
 /// Takes the message's own lock for this transaction, if no one else holds it.
@@ -333,6 +435,42 @@ async fn claim_message(conn: &mut PgConnection, message_id: MessageId) -> StepRe
         .fetch_one(conn)
         .await
         .map_err(|error| CommandError::Database(error.into()))
+}
+
+/// Why an outreach or follow-up waiting in the outbox (for its window, a retry, the rate limit)
+/// must not go any more, if so: the lead answered or moved on, a human took the conversation, or
+/// the workflow was paused or archived meanwhile. Timers stop planning such steps; this stops
+/// the ones already queued.
+async fn engagement_over(
+    conn: &mut PgConnection,
+    ctx: &CommandContext,
+    lead: &Lead,
+    conversation: &Conversation,
+    message_id: MessageId,
+) -> StepResult<Option<&'static str>> {
+    if !matches!(lead.status(), LeadStatus::Pending | LeadStatus::Contacted) {
+        return Ok(Some("lead_moved_on"));
+    }
+    if conversation.is_handed_off() {
+        return Ok(Some("handed_off"));
+    }
+    let queued_at = conversation
+        .transcript()
+        .iter()
+        .find(|line| line.message_id == message_id)
+        .map(|line| line.at);
+    if let (Some(queued_at), Some(replied_at)) = (queued_at, conversation.last_inbound_at()) {
+        if replied_at > queued_at {
+            return Ok(Some("replied"));
+        }
+    }
+    let active = match lead.workflow_id() {
+        Some(id) => load::<Workflow>(conn, ctx, &id.to_string())
+            .await?
+            .is_active(),
+        None => false,
+    };
+    Ok((!active).then_some("workflow_not_active"))
 }
 
 /// Why `lead` may not receive a message of `origin`, if it may not.

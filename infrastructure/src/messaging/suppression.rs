@@ -51,6 +51,19 @@ pub async fn lock_many_for_opt_out(
     Ok(())
 }
 
+/// Takes the lead's engagement lock exclusively, until the transaction ends: whoever queues the
+/// lead's outreach or a follow-up (a timer, an operator, a bulk job) checks what was already
+/// queued and queues in one critical section, so two of them never both find the step undone.
+/// Take it after the send lock, never before.
+pub async fn lock_engagement(conn: &mut PgConnection, lead: LeadId) -> StepResult<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(format!("engagement:{lead}"))
+        .execute(conn)
+        .await
+        .map_err(|error| CommandError::Database(error.into()))?;
+    Ok(())
+}
+
 async fn lock(conn: &mut PgConnection, lead: LeadId, function: &str) -> StepResult<()> {
     sqlx::query(&format!("SELECT {function}(hashtextextended($1, 0))"))
         .bind(format!("suppression:{lead}"))

@@ -5,6 +5,11 @@
 //! the task is claimed again; the aggregate's state decides whether anything is left to do, so a
 //! task run twice does its work once.
 //!
+//! Sends of a tenant and channel more than a second behind their rate limit
+//! (`send_rate_limits`, see [`super::rate_limit`]) are not claimed: one tenant's backlog waits its
+//! turn without filling every worker's batch with sends that would only be refused, so other
+//! tenants' sends, AI replies and timers keep flowing.
+//!
 //! A lease holds one *revision* of a task (the position of the event that last put it). A finished task stays held
 //! for a short cool-down until the projection removes it, but when the task changes — a newer
 //! inbound message for the AI, a retry time, a requeued message — the new version is claimable
@@ -55,6 +60,11 @@ pub async fn claim(
              AND NOT EXISTS (SELECT 1 FROM task_leases l \
                              WHERE l.task_key = t.task_key AND l.lease_until > $1 \
                                AND l.claimed_revision = t.revision) \
+             AND (t.kind <> 'send' OR NOT EXISTS ( \
+                   SELECT 1 FROM send_rate_limits r \
+                   WHERE r.tenant_id = t.tenant_id \
+                     AND r.channel = split_part(t.conversation_id, ':', 2) \
+                     AND r.next_free_at > $1 + interval '1 second')) \
            ORDER BY t.due_at, t.task_key LIMIT $2 \
            FOR UPDATE OF t SKIP LOCKED), \
          leased AS ( \

@@ -1,5 +1,5 @@
-//! The worker loop: claim due tasks, run each (sends and AI replies side by side, a bounded
-//! number at once), release them, repeat. It wakes on `NOTIFY` from the tasks projection and
+//! The worker loop: claim due tasks and timers, run each (sends, AI replies and timers side by
+//! side, a bounded number at once), release them, repeat. It wakes on `NOTIFY` from the tasks projection and
 //! polls as a fallback (also for tasks that fall due later, e.g. retries). Any number of workers
 //! on any number of instances may run: claims never overlap (see [`task_queue`]).
 
@@ -10,7 +10,7 @@ use sqlx::postgres::PgListener;
 use tokio::sync::watch;
 
 use crate::messaging::task_queue::{self, ClaimedTask};
-use crate::messaging::{notifications, orchestrator, outbox, Messaging};
+use crate::messaging::{notifications, orchestrator, outbox, timers, Messaging};
 
 /// How long a finished task (this version of it) stays leased, so it is not claimed again before
 /// the projection has removed it; a changed task is claimable at once.
@@ -21,18 +21,52 @@ const FAILED_TASK_PAUSE: chrono::Duration = chrono::Duration::seconds(30);
 /// How often to look for due tasks without a notification.
 const POLL: Duration = Duration::from_millis(500);
 
-/// Runs one round: claims what is due and runs it. Returns how many tasks it ran.
+/// Runs one round: claims what is due — tasks first, then timers — and runs it. Returns how
+/// many it ran.
 pub async fn run_once(messaging: &Messaging, holder: &str) -> anyhow::Result<usize> {
     let settings = &messaging.settings;
-    let tasks = task_queue::claim(
-        messaging.executor.pool(),
-        &settings.tasks_table,
+    run_from(
+        messaging,
         holder,
-        messaging.clock.now(),
-        settings.lease,
-        settings.batch_size,
+        &[&settings.tasks_table, &settings.timers_table],
     )
-    .await?;
+    .await
+}
+
+/// Runs one round over `tables` (tasks-shaped tables, claimed in this order, one batch in all;
+/// a quarter of the batch is kept for the tables after the first, so a backlog of sends never
+/// starves the timers).
+pub async fn run_from(
+    messaging: &Messaging,
+    holder: &str,
+    tables: &[&str],
+) -> anyhow::Result<usize> {
+    let settings = &messaging.settings;
+    let now = messaging.clock.now();
+    let mut tasks = Vec::new();
+    let kept_for_the_rest = (settings.batch_size / 4).max(1);
+    for (index, table) in tables.iter().enumerate() {
+        let kept = if index + 1 < tables.len() {
+            kept_for_the_rest
+        } else {
+            0
+        };
+        let room = settings.batch_size - kept - i64::try_from(tasks.len()).unwrap_or(i64::MAX);
+        if room <= 0 {
+            break;
+        }
+        tasks.extend(
+            task_queue::claim(
+                messaging.executor.pool(),
+                table,
+                holder,
+                now,
+                settings.lease,
+                room,
+            )
+            .await?,
+        );
+    }
     let count = tasks.len();
     futures::stream::iter(tasks)
         .for_each_concurrent(settings.concurrency.max(1), |task| async move {
@@ -44,19 +78,24 @@ pub async fn run_once(messaging: &Messaging, holder: &str) -> anyhow::Result<usi
 
 async fn run_task(messaging: &Messaging, holder: &str, task: &ClaimedTask) {
     let result = match task.kind.as_str() {
-        "send" => outbox::run(messaging, task).await.map(|o| format!("{o:?}")),
+        "send" => outbox::run(messaging, task)
+            .await
+            .map(|o| (format!("{o:?}"), o.hold_until())),
         "reply" => orchestrator::run(messaging, task)
             .await
-            .map(|o| format!("{o:?}")),
+            .map(|o| (format!("{o:?}"), None)),
         "notify" => notifications::run(messaging, task)
             .await
-            .map(|o| format!("{o:?}")),
+            .map(|o| (format!("{o:?}"), None)),
+        "outreach" | "follow_up" | "unresponsive" => timers::run(messaging, task)
+            .await
+            .map(|o| (format!("{o:?}"), None)),
         other => Err(anyhow::anyhow!("unknown task kind {other}")),
     };
     let until = match &result {
-        Ok(outcome) => {
+        Ok((outcome, hold_until)) => {
             tracing::debug!(task = %task.task_key, outcome, "task done");
-            messaging.clock.now() + COOL_DOWN
+            hold_until.unwrap_or_else(|| messaging.clock.now() + COOL_DOWN)
         }
         Err(error) => {
             tracing::warn!(task = %task.task_key, error = format!("{error:#}"), "task failed; it will be claimed again");

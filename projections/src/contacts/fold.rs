@@ -207,7 +207,10 @@ pub fn apply(rows: &mut HashMap<Uuid, ContactRow>, event: &RecordedEvent) -> any
             row.status = domain::LeadStatus::OptedOut.as_str().to_string();
         }
         LeadEvent::LeadResubscribed { to } => row.status = to.as_str().to_string(),
-        LeadEvent::LeadAnswersRecorded { .. } | LeadEvent::LeadMarkedUnreachable { .. } => {}
+        LeadEvent::LeadAnswersRecorded { .. }
+        | LeadEvent::LeadMarkedUnreachable { .. }
+        | LeadEvent::LeadEngagementDeferred { .. }
+        | LeadEvent::LeadEngagementSkipped { .. } => {}
         LeadEvent::LeadArchived => row.archived = true,
         LeadEvent::LeadRestored => row.archived = false,
     }

@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
-use domain::conversation::{AiTurn, ConversationEvent, ConversationId, DeliveryStatus};
+use domain::conversation::{AiFollowUp, AiTurn, ConversationEvent, ConversationId, DeliveryStatus};
 use infrastructure::feed::RecordedEvent;
 use uuid::Uuid;
 
 use super::rows::{
-    AiTurnRow, MessageRow, ThreadRow, ANSWERED, FAILED, INBOUND, OUTBOUND, RECEIVED,
+    AiTurnRow, MessageRow, ThreadRow, ANSWERED, FAILED, FOLLOW_UP, INBOUND, OUTBOUND, RECEIVED,
 };
 
 /// A thread's key: tenant, lead, channel.
@@ -154,6 +154,9 @@ impl Batch {
             }
             ConversationEvent::AiTurnRecorded(turn) => {
                 self.turns.push(answered(key, event.sequence, turn)?);
+            }
+            ConversationEvent::AiFollowUpWritten(follow_up) => {
+                self.turns.push(written(key, event.sequence, follow_up));
             }
             ConversationEvent::AiTurnFailed {
                 in_reply_to,
@@ -380,6 +383,24 @@ fn answered(key: ThreadKey, seq: i64, turn: AiTurn) -> anyhow::Result<AiTurnRow>
     })
 }
 
+/// The `ai_turns` row of a follow-up the AI wrote (see [`FOLLOW_UP`]).
+fn written(key: ThreadKey, seq: i64, follow_up: AiFollowUp) -> AiTurnRow {
+    let message_id = follow_up.message_id.as_uuid();
+    AiTurnRow {
+        engine: Some(follow_up.engine),
+        model: Some(follow_up.model),
+        input_tokens: Some(i64::from(follow_up.input_tokens)),
+        cached_input_tokens: Some(i64::from(follow_up.cached_input_tokens)),
+        output_tokens: Some(i64::from(follow_up.output_tokens)),
+        cost_micros: Some(follow_up.cost_micros),
+        price_version: Some(follow_up.price_version),
+        latency_ms: Some(i64::try_from(follow_up.latency_ms).unwrap_or(i64::MAX)),
+        reply_message_id: Some(message_id),
+        error: follow_up.fallback_reason,
+        ..turn_row(key, seq, message_id, FOLLOW_UP, follow_up.at)
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -524,6 +545,53 @@ mod tests {
             (row.error_code.as_deref(), row.failed_at, row.attempts),
             (None, None, 0)
         );
+    }
+
+    #[test]
+    fn a_follow_up_the_ai_wrote_is_a_costed_turn_keyed_by_the_follow_up() {
+        let m = MessageId::new();
+        let batch = fold(vec![
+            queued(m),
+            ConversationEvent::AiFollowUpWritten(AiFollowUp {
+                message_id: m,
+                number: 2,
+                of: 3,
+                engine: "rules".into(),
+                model: String::new(),
+                input_tokens: 0,
+                cached_input_tokens: 0,
+                output_tokens: 0,
+                cost_micros: 0,
+                price_version: String::new(),
+                latency_ms: 1,
+                fallback_reason: Some("the model did not answer within 20s".into()),
+                at: at(9),
+            }),
+        ]);
+        let [turn] = batch.turns.as_slice() else {
+            panic!("one turn expected, got {:?}", batch.turns);
+        };
+        assert_eq!(
+            (
+                turn.outcome.as_str(),
+                turn.in_reply_to,
+                turn.reply_message_id
+            ),
+            (FOLLOW_UP, m.as_uuid(), Some(m.as_uuid()))
+        );
+        assert_eq!((turn.seq, turn.at), (3, at(9)));
+        assert_eq!(turn.engine.as_deref(), Some("rules"));
+        assert_eq!(turn.cost_micros, Some(0));
+        assert_eq!(
+            turn.error.as_deref(),
+            Some("the model did not answer within 20s")
+        );
+        assert_eq!(
+            (turn.intent.as_deref(), turn.answers.as_ref()),
+            (None, None)
+        );
+        // The message itself is untouched.
+        assert_eq!(message(&batch, m).status, "queued");
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //!
 //! Tables (tenant first in every key): `threads` (one row per lead and channel), `messages`
 //! (one row per message, either way; indexed by lead and time for the thread) and `ai_turns`
-//! (one row per AI answer or failed attempt, keyed by the inbound message it answers).
+//! (one row per AI answer or failed attempt, keyed by the inbound message it answers, and one
+//! per follow-up the AI wrote, keyed by the follow-up).
 //!
 //! Handler kind: replayable. A batch reads the threads of its conversations and the messages
 //! its events change in two statements, folds in memory ([`fold`]) and writes each table in one

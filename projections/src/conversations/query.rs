@@ -70,12 +70,13 @@ pub async fn conversation(
     let more_before = messages.len() > window.limit as usize;
     messages.truncate(window.limit as usize);
     messages.reverse();
-    let inbound: Vec<Uuid> = messages
+    // AI turns hang off the lead's messages they answer, and off the follow-ups the AI wrote.
+    let with_turns: Vec<Uuid> = messages
         .iter()
-        .filter(|m| m.direction == super::rows::INBOUND)
+        .filter(|m| m.direction == super::rows::INBOUND || m.origin.as_deref() == Some("follow_up"))
         .map(|m| m.message_id)
         .collect();
-    let turns = turns(pool, schema, tenant, &inbound).await?;
+    let turns = turns(pool, schema, tenant, &with_turns).await?;
     Ok(ConversationView {
         threads,
         messages,

@@ -15,6 +15,10 @@ pub const RECEIVED: &str = "received";
 pub const ANSWERED: &str = "answered";
 /// `outcome` of an AI attempt that gave no usable answer.
 pub const FAILED: &str = "failed";
+/// `outcome` of a follow-up the AI wrote: no inbound message is answered, so the row is keyed
+/// by the follow-up itself (`in_reply_to` = `reply_message_id` = the follow-up's id), `intent`
+/// and `answers` are empty, and `error` says why the rules engine wrote it instead of the model.
+pub const FOLLOW_UP: &str = "follow_up";
 
 /// A conversation: one lead on one channel (a row of `threads`; JSON names are the columns).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,12 +98,13 @@ pub struct MessageRow {
     pub cancelled_at: Option<DateTime<Utc>>,
 }
 
-/// One answer of the conversation model, or one failed attempt at it (a row of `ai_turns`).
+/// One answer of the conversation model, one failed attempt at it, or one follow-up it wrote (a
+/// row of `ai_turns`; every row with a cost is AI spend).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AiTurnRow {
     /// Owning tenant.
     pub tenant_id: Uuid,
-    /// The inbound message answered.
+    /// The inbound message answered ([`FOLLOW_UP`]: the follow-up written).
     pub in_reply_to: Uuid,
     /// The conversation's sequence of the event (orders a message's attempts).
     pub seq: i64,
@@ -107,9 +112,9 @@ pub struct AiTurnRow {
     pub lead_id: Uuid,
     /// `sms` or `whatsapp`.
     pub channel: String,
-    /// [`ANSWERED`] or [`FAILED`].
+    /// [`ANSWERED`], [`FAILED`] or [`FOLLOW_UP`].
     pub outcome: String,
-    /// `rules` or the provider's engine (answers).
+    /// `rules` or the provider's engine (answers, follow-ups).
     pub engine: Option<String>,
     /// The model (answers; empty for the rules engine).
     pub model: Option<String>,
@@ -133,7 +138,8 @@ pub struct AiTurnRow {
     pub reply_message_id: Option<Uuid>,
     /// Which attempt failed, from 1 (failures).
     pub attempt: Option<i32>,
-    /// What went wrong (failures).
+    /// What went wrong (failures; on a follow-up, the model failure the rules engine made up
+    /// for).
     pub error: Option<String>,
     /// When the model is tried again; `None` on a failure: given up.
     pub retry_at: Option<DateTime<Utc>>,

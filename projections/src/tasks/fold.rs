@@ -168,7 +168,8 @@ pub fn apply(
         }
         ConversationEvent::ConversationStarted { .. }
         | ConversationEvent::InboundMessageReceived { .. }
-        | ConversationEvent::OutboundMessageStatusUpdated { .. } => {}
+        | ConversationEvent::OutboundMessageStatusUpdated { .. }
+        | ConversationEvent::AiFollowUpWritten(_) => {}
     }
     Ok(())
 }

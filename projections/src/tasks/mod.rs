@@ -37,9 +37,14 @@ pub const VERSION: u32 = 1;
 /// The channel workers listen on.
 pub const NOTIFY_CHANNEL: &str = "bookerbot_tasks";
 
+/// The live schema.
+pub fn live() -> String {
+    live_schema(NAME, VERSION)
+}
+
 /// The live table workers claim from (`schema.tasks`).
 pub fn live_table() -> String {
-    format!("{}.tasks", live_schema(NAME, VERSION))
+    format!("{}.tasks", live())
 }
 
 #[async_trait]

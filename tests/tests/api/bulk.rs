@@ -742,7 +742,7 @@ async fn the_spec_documents_bulk_actions_jobs_the_export_and_tags() {
     assert_eq!(action["discriminator"]["propertyName"], "type", "{action}");
     assert_eq!(
         action["oneOf"].as_array().map(Vec::len),
-        Some(6),
+        Some(7),
         "{action}"
     );
     let mapping = action["discriminator"]["mapping"].as_object().unwrap();
@@ -755,6 +755,7 @@ async fn the_spec_documents_bulk_actions_jobs_the_export_and_tags() {
             "archive",
             "assign_workflow",
             "opt_out",
+            "outreach",
             "remove_tag",
             "set_status"
         ]

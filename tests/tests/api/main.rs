@@ -2,8 +2,10 @@
 //! over HTTP. One binary with a module per feature and a shared `helpers.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod automation;
 mod bad_input;
 mod bulk;
+mod bulk_outreach;
 mod conversation;
 mod export;
 mod helpers;
@@ -16,4 +18,5 @@ mod operations;
 mod tags;
 mod tenants;
 mod webhooks;
+mod workflow_bulk;
 mod workflows;

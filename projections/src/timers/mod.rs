@@ -1,0 +1,377 @@
+//! The timers read model — DESIGN.md's scheduled-command projection: for every lead engaged by an
+//! active workflow, its next step (outreach, a follow-up, the unresponsive check) and when it is
+//! due, one row per lead in `timers`, for the dispatcher (`infrastructure::messaging::timers`)
+//! to claim exactly like the tasks of the outbox.
+//!
+//! Handler kind: replayable and stateful. Planning needs to know the lead, its workflow and its
+//! conversations, so the projection keeps its own compact state of each (`leads`, `workflows`,
+//! JSON rows in its schema) and reads it back in the batch's transaction; every write derives
+//! from events only (times are the events' own), so a rebuild gives the same tables. See
+//! [`plan`] for what is due when, and [`fold`] for why batching does not change the result.
+//!
+//! Workers are woken by `NOTIFY bookerbot_tasks` from a batch that planned something.
+
+mod fold;
+mod plan;
+pub mod query;
+
+use std::collections::HashSet;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use infrastructure::feed::RecordedEvent;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::projection::{live_schema, Projection};
+use crate::tasks::NOTIFY_CHANNEL;
+
+use fold::{Decoded, StoredTimer, Working};
+pub use plan::{next_step, LeadState, Timer, TimerKind, WorkflowState};
+
+/// The timers projection.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TimersProjection;
+
+/// Its name.
+pub const NAME: &str = "timers";
+/// Its table layout version.
+pub const VERSION: u32 = 1;
+
+/// The live schema.
+pub fn live() -> String {
+    live_schema(NAME, VERSION)
+}
+
+/// The live table the dispatcher claims from (`schema.timers`).
+pub fn live_table() -> String {
+    format!("{}.timers", live())
+}
+
+/// The key of a lead's timer.
+#[must_use]
+pub fn timer_key(lead_id: Uuid) -> String {
+    format!("timer:{lead_id}")
+}
+
+#[async_trait]
+impl Projection for TimersProjection {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn version(&self) -> u32 {
+        VERSION
+    }
+
+    async fn create_tables(&self, conn: &mut PgConnection, schema: &str) -> anyhow::Result<()> {
+        for statement in [
+            format!(
+                "CREATE TABLE IF NOT EXISTS {schema}.leads (
+                    lead_id uuid PRIMARY KEY,
+                    workflow_id uuid,
+                    state jsonb NOT NULL
+                )"
+            ),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {schema}.workflows (
+                    workflow_id uuid PRIMARY KEY,
+                    state jsonb NOT NULL
+                )"
+            ),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {schema}.timers (
+                    task_key text PRIMARY KEY,
+                    tenant_id uuid NOT NULL,
+                    kind text NOT NULL,
+                    lead_id uuid NOT NULL,
+                    workflow_id uuid NOT NULL,
+                    conversation_id text NOT NULL,
+                    message_id uuid NOT NULL,
+                    due_at timestamptz NOT NULL,
+                    attempt int4 NOT NULL,
+                    revision int8 NOT NULL
+                )"
+            ),
+        ] {
+            sqlx::query(&statement)
+                .execute(&mut *conn)
+                .await
+                .context("Failed to create the timers tables")?;
+        }
+        Ok(())
+    }
+
+    fn indexes(&self, schema: &str) -> Vec<String> {
+        vec![
+            format!("CREATE INDEX IF NOT EXISTS timers_by_due ON {schema}.timers (due_at, task_key)"),
+            format!(
+                "CREATE INDEX IF NOT EXISTS timers_by_tenant ON {schema}.timers (tenant_id, due_at, task_key)"
+            ),
+            format!(
+                "CREATE INDEX IF NOT EXISTS timer_leads_by_workflow ON {schema}.leads (workflow_id)"
+            ),
+        ]
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut PgConnection,
+        schema: &str,
+        events: &[RecordedEvent],
+    ) -> anyhow::Result<()> {
+        let mut decoded = Vec::new();
+        for event in events {
+            if let Some(payload) = fold::decode(event)? {
+                decoded.push((event, payload));
+            }
+        }
+        if decoded.is_empty() {
+            return Ok(());
+        }
+        let mut working = load(tx, schema, &decoded).await?;
+        for (event, payload) in decoded {
+            working.apply(
+                event.metadata.tenant_id,
+                event.position.global_position,
+                event.metadata.occurred_at,
+                payload,
+            );
+        }
+        write(tx, schema, &working).await
+    }
+}
+
+/// Loads what the batch concerns: its leads, every lead of a workflow it changes, their
+/// workflows, and their current timers.
+async fn load(
+    tx: &mut PgConnection,
+    schema: &str,
+    decoded: &[(&RecordedEvent, Decoded)],
+) -> anyhow::Result<Working> {
+    let mut lead_ids = HashSet::new();
+    let mut workflow_ids = HashSet::new();
+    let mut changed_workflows = HashSet::new();
+    for (_, payload) in decoded {
+        match payload {
+            Decoded::Lead(id, event) => {
+                lead_ids.insert(*id);
+                if let domain::LeadEvent::LeadCaptured {
+                    workflow_id: Some(workflow),
+                    ..
+                }
+                | domain::LeadEvent::LeadWorkflowAssigned {
+                    workflow_id: Some(workflow),
+                } = event
+                {
+                    workflow_ids.insert(workflow.as_uuid());
+                }
+            }
+            Decoded::Conversation(id, _, _) => {
+                lead_ids.insert(*id);
+            }
+            Decoded::Workflow(id, _) => {
+                changed_workflows.insert(*id);
+            }
+        }
+    }
+    let lead_ids: Vec<Uuid> = lead_ids.into_iter().collect();
+    let changed: Vec<Uuid> = changed_workflows.iter().copied().collect();
+    let rows: Vec<(Uuid, sqlx::types::Json<LeadState>)> = sqlx::query_as(&format!(
+        "SELECT lead_id, state FROM {schema}.leads WHERE lead_id = ANY($1) \
+         UNION SELECT lead_id, state FROM {schema}.leads WHERE workflow_id = ANY($2)"
+    ))
+    .bind(&lead_ids)
+    .bind(&changed)
+    .fetch_all(&mut *tx)
+    .await
+    .context("Failed to load the timers' leads")?;
+    let mut working = Working::default();
+    for (id, state) in rows {
+        if let Some(workflow) = state.0.workflow_id {
+            workflow_ids.insert(workflow);
+        }
+        working.leads.insert(id, state.0);
+    }
+    workflow_ids.extend(changed_workflows);
+    let workflow_ids: Vec<Uuid> = workflow_ids.into_iter().collect();
+    let rows: Vec<(Uuid, sqlx::types::Json<WorkflowState>)> = sqlx::query_as(&format!(
+        "SELECT workflow_id, state FROM {schema}.workflows WHERE workflow_id = ANY($1)"
+    ))
+    .bind(&workflow_ids)
+    .fetch_all(&mut *tx)
+    .await
+    .context("Failed to load the timers' workflows")?;
+    working.workflows = rows.into_iter().map(|(id, s)| (id, s.0)).collect();
+    let keys: Vec<String> = working.leads.keys().map(|id| timer_key(*id)).collect();
+    let rows: Vec<TimerTuple> = sqlx::query_as(&format!(
+        "SELECT lead_id, tenant_id, kind, workflow_id, conversation_id, due_at, attempt, revision \
+         FROM {schema}.timers WHERE task_key = ANY($1)"
+    ))
+    .bind(&keys)
+    .fetch_all(&mut *tx)
+    .await
+    .context("Failed to load timers")?;
+    for (lead_id, tenant_id, kind, workflow_id, conversation_id, due_at, attempt, revision) in rows
+    {
+        let kind =
+            TimerKind::from_name(&kind).with_context(|| format!("unknown timer kind {kind}"))?;
+        let channel = conversation_id
+            .rsplit_once(':')
+            .map(|(_, channel)| channel.to_owned())
+            .unwrap_or_default();
+        working.timers.insert(
+            lead_id,
+            Some(StoredTimer {
+                timer: Timer {
+                    kind,
+                    step: u32::try_from(attempt).unwrap_or_default(),
+                    due_at,
+                    workflow_id,
+                    channel,
+                },
+                tenant_id,
+                revision,
+            }),
+        );
+    }
+    Ok(working)
+}
+
+type TimerTuple = (Uuid, Uuid, String, Uuid, String, DateTime<Utc>, i32, i64);
+
+async fn write(tx: &mut PgConnection, schema: &str, working: &Working) -> anyhow::Result<()> {
+    let mut ids = Vec::new();
+    let mut workflows: Vec<Option<Uuid>> = Vec::new();
+    let mut states = Vec::new();
+    for id in &working.changed_leads {
+        if let Some(state) = working.leads.get(id) {
+            ids.push(*id);
+            workflows.push(state.workflow_id);
+            states.push(serde_json::to_value(state)?);
+        }
+    }
+    if !ids.is_empty() {
+        sqlx::query(&format!(
+            "INSERT INTO {schema}.leads (lead_id, workflow_id, state) \
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::jsonb[]) \
+             ON CONFLICT (lead_id) DO UPDATE SET workflow_id = EXCLUDED.workflow_id, state = EXCLUDED.state"
+        ))
+        .bind(&ids)
+        .bind(&workflows)
+        .bind(&states)
+        .execute(&mut *tx)
+        .await
+        .context("Failed to write the timers' leads")?;
+    }
+    let mut ids = Vec::new();
+    let mut states = Vec::new();
+    for id in &working.changed_workflows {
+        if let Some(state) = working.workflows.get(id) {
+            ids.push(*id);
+            states.push(serde_json::to_value(state)?);
+        }
+    }
+    if !ids.is_empty() {
+        sqlx::query(&format!(
+            "INSERT INTO {schema}.workflows (workflow_id, state) \
+             SELECT * FROM UNNEST($1::uuid[], $2::jsonb[]) \
+             ON CONFLICT (workflow_id) DO UPDATE SET state = EXCLUDED.state"
+        ))
+        .bind(&ids)
+        .bind(&states)
+        .execute(&mut *tx)
+        .await
+        .context("Failed to write the timers' workflows")?;
+    }
+    write_timers(tx, schema, working).await
+}
+
+async fn write_timers(
+    tx: &mut PgConnection,
+    schema: &str,
+    working: &Working,
+) -> anyhow::Result<()> {
+    let mut gone = Vec::new();
+    let mut put = TimerColumns::default();
+    for lead_id in &working.changed_timers {
+        match working.timers.get(lead_id).and_then(Option::as_ref) {
+            None => gone.push(timer_key(*lead_id)),
+            Some(stored) => put.push(*lead_id, stored),
+        }
+    }
+    if !gone.is_empty() {
+        sqlx::query(&format!(
+            "DELETE FROM {schema}.timers WHERE task_key = ANY($1)"
+        ))
+        .bind(&gone)
+        .execute(&mut *tx)
+        .await
+        .context("Failed to delete timers")?;
+    }
+    if put.keys.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(&format!(
+        "INSERT INTO {schema}.timers \
+           (task_key, tenant_id, kind, lead_id, workflow_id, conversation_id, message_id, due_at, \
+            attempt, revision) \
+         SELECT k, t, kd, l, w, c, '00000000-0000-0000-0000-000000000000'::uuid, d, a, r \
+         FROM UNNEST($1::text[], $2::uuid[], $3::text[], $4::uuid[], $5::uuid[], $6::text[], \
+                     $7::timestamptz[], $8::int4[], $9::int8[]) AS x(k, t, kd, l, w, c, d, a, r) \
+         ON CONFLICT (task_key) DO UPDATE SET \
+           kind = EXCLUDED.kind, workflow_id = EXCLUDED.workflow_id, \
+           conversation_id = EXCLUDED.conversation_id, due_at = EXCLUDED.due_at, \
+           attempt = EXCLUDED.attempt, revision = EXCLUDED.revision"
+    ))
+    .bind(&put.keys)
+    .bind(&put.tenants)
+    .bind(&put.kinds)
+    .bind(&put.leads)
+    .bind(&put.workflows)
+    .bind(&put.conversations)
+    .bind(&put.due)
+    .bind(&put.steps)
+    .bind(&put.revisions)
+    .execute(&mut *tx)
+    .await
+    .context("Failed to write timers")?;
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(NOTIFY_CHANNEL)
+        .execute(&mut *tx)
+        .await
+        .context("Failed to notify the workers")?;
+    Ok(())
+}
+
+/// Timer rows as parallel arrays, for `UNNEST`.
+#[derive(Default)]
+struct TimerColumns {
+    keys: Vec<String>,
+    tenants: Vec<Uuid>,
+    kinds: Vec<&'static str>,
+    leads: Vec<Uuid>,
+    workflows: Vec<Uuid>,
+    conversations: Vec<String>,
+    due: Vec<DateTime<Utc>>,
+    steps: Vec<i32>,
+    revisions: Vec<i64>,
+}
+
+impl TimerColumns {
+    fn push(&mut self, lead_id: Uuid, stored: &StoredTimer) {
+        let timer = &stored.timer;
+        self.keys.push(timer_key(lead_id));
+        self.tenants.push(stored.tenant_id);
+        self.kinds.push(timer.kind.as_str());
+        self.leads.push(lead_id);
+        self.workflows.push(timer.workflow_id);
+        self.conversations
+            .push(format!("{lead_id}:{}", timer.channel));
+        self.due.push(timer.due_at);
+        self.steps
+            .push(i32::try_from(timer.step).unwrap_or(i32::MAX));
+        self.revisions.push(stored.revision);
+    }
+}
