@@ -3,12 +3,15 @@
 
 -- A per-tenant, per-channel send rate (GCRA, `infrastructure::messaging::rate_limit`): the
 -- theoretical time at which the next send would be exactly on schedule. A send is allowed while
--- it is at most a burst ahead of the clock, and moves it one emission interval (1/rate) on.
+-- it is at most a burst (`tolerance`) ahead of the clock, and moves it one emission interval
+-- (1/rate) on. Workers do not claim the sends of a tenant and channel whose next slot is not free
+-- yet (`next_free_at - tolerance` still ahead).
 CREATE TABLE send_rate_limits
 (
     tenant_id    uuid        NOT NULL,
     channel      text        NOT NULL,
     next_free_at timestamptz NOT NULL,
+    tolerance    interval    NOT NULL,
     PRIMARY KEY (tenant_id, channel)
 );
 

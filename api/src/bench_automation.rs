@@ -466,6 +466,7 @@ impl TimersRun {
 /// the figures.
 pub async fn run_timers(settings: Settings, options: TimersBench) -> anyhow::Result<()> {
     let clock = MiddayClock::new();
+    let started_at = clock.now();
     let mut runs = Vec::new();
     for dispatchers in DISPATCHERS {
         let settings_for_run = settings.clone();
@@ -477,7 +478,7 @@ pub async fn run_timers(settings: Settings, options: TimersBench) -> anyhow::Res
         .with_context(|| format!("the run with {dispatchers} dispatchers failed"))?;
         runs.push(run);
     }
-    print!("{}", timers_report(&options, &runs, clock.now()));
+    print!("{}", timers_report(&options, &runs, started_at));
     Ok(())
 }
 

@@ -39,10 +39,10 @@ pub enum Slot {
 /// tolerance.
 const TAKE: &str = "\
 WITH taken AS ( \
-    INSERT INTO send_rate_limits AS l (tenant_id, channel, next_free_at) \
-    VALUES ($1, $2, $3 + $4) \
+    INSERT INTO send_rate_limits AS l (tenant_id, channel, next_free_at, tolerance) \
+    VALUES ($1, $2, $3 + $4, $5) \
     ON CONFLICT (tenant_id, channel) DO UPDATE \
-       SET next_free_at = greatest(l.next_free_at, $3) + $4 \
+       SET next_free_at = greatest(l.next_free_at, $3) + $4, tolerance = $5 \
      WHERE l.next_free_at - $3 <= $5 \
     RETURNING next_free_at), \
 held AS ( \

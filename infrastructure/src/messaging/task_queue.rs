@@ -5,10 +5,13 @@
 //! the task is claimed again; the aggregate's state decides whether anything is left to do, so a
 //! task run twice does its work once.
 //!
-//! Sends of a tenant and channel more than a second behind their rate limit
+//! Sends of a tenant and channel whose next slot under their rate limit is not free yet
 //! (`send_rate_limits`, see [`super::rate_limit`]) are not claimed: one tenant's backlog waits its
 //! turn without filling every worker's batch with sends that would only be refused, so other
 //! tenants' sends, AI replies and timers keep flowing.
+//!
+//! Due rows are claimed by `priority` first (a bulk import's timers yield to leads captured one
+//! by one), then by due time.
 //!
 //! A lease holds one *revision* of a task (the position of the event that last put it). A finished task stays held
 //! for a short cool-down until the projection removes it, but when the task changes — a newer
@@ -64,8 +67,8 @@ pub async fn claim(
                    SELECT 1 FROM send_rate_limits r \
                    WHERE r.tenant_id = t.tenant_id \
                      AND r.channel = split_part(t.conversation_id, ':', 2) \
-                     AND r.next_free_at > $1 + interval '1 second')) \
-           ORDER BY t.due_at, t.task_key LIMIT $2 \
+                     AND r.next_free_at - r.tolerance > $1)) \
+           ORDER BY t.priority, t.due_at, t.task_key LIMIT $2 \
            FOR UPDATE OF t SKIP LOCKED), \
          leased AS ( \
            INSERT INTO task_leases \
@@ -79,7 +82,7 @@ pub async fn claim(
            RETURNING task_key) \
          SELECT d.task_key, d.tenant_id, d.kind, d.lead_id, d.conversation_id, d.message_id, \
                 d.due_at, d.attempt \
-         FROM due d JOIN leased USING (task_key) ORDER BY d.due_at, d.task_key"
+         FROM due d JOIN leased USING (task_key) ORDER BY d.priority, d.due_at, d.task_key"
     ))
     .bind(now)
     .bind(limit)

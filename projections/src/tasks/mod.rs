@@ -33,7 +33,7 @@ pub struct TasksProjection;
 /// Its name.
 pub const NAME: &str = "tasks";
 /// Its table layout version.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// The channel workers listen on.
 pub const NOTIFY_CHANNEL: &str = "bookerbot_tasks";
 
@@ -68,7 +68,8 @@ impl Projection for TasksProjection {
                 message_id uuid NOT NULL,
                 due_at timestamptz NOT NULL,
                 attempt int4 NOT NULL,
-                revision int8 NOT NULL
+                revision int8 NOT NULL,
+                priority int2 NOT NULL DEFAULT 0
             )"
         ))
         .execute(conn)
@@ -79,7 +80,7 @@ impl Projection for TasksProjection {
 
     fn indexes(&self, schema: &str) -> Vec<String> {
         vec![format!(
-            "CREATE INDEX IF NOT EXISTS tasks_by_due ON {schema}.tasks (due_at, task_key)"
+            "CREATE INDEX IF NOT EXISTS tasks_by_due ON {schema}.tasks (priority, due_at, task_key)"
         )]
     }
 

@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use domain::conversation::{Conversation, ConversationEvent, ConversationId, MessageOrigin};
+use domain::values::LeadSource;
 use domain::{Lead, LeadEvent, LeadStatus, Workflow, WorkflowDefinition, WorkflowEvent};
 use infrastructure::feed::RecordedEvent;
 use uuid::Uuid;
@@ -105,7 +106,10 @@ impl Working {
 
     fn apply_lead(&mut self, tenant_id: Uuid, lead_id: Uuid, at: DateTime<Utc>, event: LeadEvent) {
         if let LeadEvent::LeadCaptured {
-            phone, workflow_id, ..
+            phone,
+            workflow_id,
+            source,
+            ..
         } = &event
         {
             self.leads.insert(
@@ -118,6 +122,7 @@ impl Working {
                     reachable: phone.is_some(),
                     handed_off: Vec::new(),
                     eligible_since: at,
+                    bulk: *source == LeadSource::CsvImport,
                     outreach_messages: Vec::new(),
                     follow_up_messages: Vec::new(),
                     skipped: Vec::new(),

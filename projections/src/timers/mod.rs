@@ -91,7 +91,8 @@ impl Projection for TimersProjection {
                     message_id uuid NOT NULL,
                     due_at timestamptz NOT NULL,
                     attempt int4 NOT NULL,
-                    revision int8 NOT NULL
+                    revision int8 NOT NULL,
+                    priority int2 NOT NULL
                 )"
             ),
         ] {
@@ -105,7 +106,7 @@ impl Projection for TimersProjection {
 
     fn indexes(&self, schema: &str) -> Vec<String> {
         vec![
-            format!("CREATE INDEX IF NOT EXISTS timers_by_due ON {schema}.timers (due_at, task_key)"),
+            format!("CREATE INDEX IF NOT EXISTS timers_by_due ON {schema}.timers (priority, due_at, task_key)"),
             format!(
                 "CREATE INDEX IF NOT EXISTS timers_by_tenant ON {schema}.timers (tenant_id, due_at, task_key)"
             ),
@@ -206,14 +207,25 @@ async fn load(
     working.workflows = rows.into_iter().map(|(id, s)| (id, s.0)).collect();
     let keys: Vec<String> = working.leads.keys().map(|id| timer_key(*id)).collect();
     let rows: Vec<TimerTuple> = sqlx::query_as(&format!(
-        "SELECT lead_id, tenant_id, kind, workflow_id, conversation_id, due_at, attempt, revision \
+        "SELECT lead_id, tenant_id, kind, workflow_id, conversation_id, due_at, attempt, revision, \
+                priority \
          FROM {schema}.timers WHERE task_key = ANY($1)"
     ))
     .bind(&keys)
     .fetch_all(&mut *tx)
     .await
     .context("Failed to load timers")?;
-    for (lead_id, tenant_id, kind, workflow_id, conversation_id, due_at, attempt, revision) in rows
+    for (
+        lead_id,
+        tenant_id,
+        kind,
+        workflow_id,
+        conversation_id,
+        due_at,
+        attempt,
+        revision,
+        priority,
+    ) in rows
     {
         let kind =
             TimerKind::from_name(&kind).with_context(|| format!("unknown timer kind {kind}"))?;
@@ -230,6 +242,7 @@ async fn load(
                     due_at,
                     workflow_id,
                     channel,
+                    priority,
                 },
                 tenant_id,
                 revision,
@@ -239,7 +252,17 @@ async fn load(
     Ok(working)
 }
 
-type TimerTuple = (Uuid, Uuid, String, Uuid, String, DateTime<Utc>, i32, i64);
+type TimerTuple = (
+    Uuid,
+    Uuid,
+    String,
+    Uuid,
+    String,
+    DateTime<Utc>,
+    i32,
+    i64,
+    i16,
+);
 
 async fn write(tx: &mut PgConnection, schema: &str, working: &Working) -> anyhow::Result<()> {
     let mut ids = Vec::new();
@@ -316,14 +339,15 @@ async fn write_timers(
     sqlx::query(&format!(
         "INSERT INTO {schema}.timers \
            (task_key, tenant_id, kind, lead_id, workflow_id, conversation_id, message_id, due_at, \
-            attempt, revision) \
-         SELECT k, t, kd, l, w, c, '00000000-0000-0000-0000-000000000000'::uuid, d, a, r \
+            attempt, revision, priority) \
+         SELECT k, t, kd, l, w, c, '00000000-0000-0000-0000-000000000000'::uuid, d, a, r, p \
          FROM UNNEST($1::text[], $2::uuid[], $3::text[], $4::uuid[], $5::uuid[], $6::text[], \
-                     $7::timestamptz[], $8::int4[], $9::int8[]) AS x(k, t, kd, l, w, c, d, a, r) \
+                     $7::timestamptz[], $8::int4[], $9::int8[], $10::int2[]) \
+              AS x(k, t, kd, l, w, c, d, a, r, p) \
          ON CONFLICT (task_key) DO UPDATE SET \
            kind = EXCLUDED.kind, workflow_id = EXCLUDED.workflow_id, \
            conversation_id = EXCLUDED.conversation_id, due_at = EXCLUDED.due_at, \
-           attempt = EXCLUDED.attempt, revision = EXCLUDED.revision"
+           attempt = EXCLUDED.attempt, revision = EXCLUDED.revision, priority = EXCLUDED.priority"
     ))
     .bind(&put.keys)
     .bind(&put.tenants)
@@ -334,6 +358,7 @@ async fn write_timers(
     .bind(&put.due)
     .bind(&put.steps)
     .bind(&put.revisions)
+    .bind(&put.priorities)
     .execute(&mut *tx)
     .await
     .context("Failed to write timers")?;
@@ -357,6 +382,7 @@ struct TimerColumns {
     due: Vec<DateTime<Utc>>,
     steps: Vec<i32>,
     revisions: Vec<i64>,
+    priorities: Vec<i16>,
 }
 
 impl TimerColumns {
@@ -373,5 +399,6 @@ impl TimerColumns {
         self.steps
             .push(i32::try_from(timer.step).unwrap_or(i32::MAX));
         self.revisions.push(stored.revision);
+        self.priorities.push(timer.priority);
     }
 }

@@ -34,6 +34,8 @@ pub struct LeadState {
     pub handed_off: Vec<String>,
     /// Since when the lead waits for its outreach (capture, assignment, restore, back to pending).
     pub eligible_since: DateTime<Utc>,
+    /// Captured by a bulk import: its steps yield to those of leads captured one by one.
+    pub bulk: bool,
     /// Outreach messages ever queued (an operator may send one again after a failure).
     pub outreach_messages: Vec<Uuid>,
     /// Follow-up messages ever queued.
@@ -130,6 +132,10 @@ pub struct Timer {
     pub workflow_id: Uuid,
     /// The channel the message goes out on.
     pub channel: String,
+    /// Claimed before every timer of a higher number that is due too: 0 for leads captured one
+    /// by one (a web form, the API), 1 for a bulk import's, so a lead who just filled in a form
+    /// is not queued behind an import of ten thousand.
+    pub priority: i16,
 }
 
 /// The lead's next step, if it has one.
@@ -171,6 +177,7 @@ pub fn next_step(lead: &LeadState, workflow: Option<&WorkflowState>) -> Option<T
         due_at: due_at.trunc_subsecs(6),
         workflow_id,
         channel: workflow.channel.clone(),
+        priority: i16::from(lead.bulk),
     })
 }
 
@@ -205,6 +212,7 @@ mod tests {
             reachable: true,
             handed_off: vec![],
             eligible_since: at(2, 10),
+            bulk: false,
             outreach_messages: vec![],
             follow_up_messages: vec![],
             skipped: vec![],
@@ -333,6 +341,19 @@ mod tests {
         };
         let timer = next_step(&lead, Some(&workflow())).unwrap();
         assert_eq!((timer.kind, timer.step), (TimerKind::FollowUp, 1));
+    }
+
+    #[test]
+    fn an_imported_leads_steps_yield_to_leads_captured_one_by_one() {
+        let imported = LeadState {
+            bulk: true,
+            ..pending()
+        };
+        assert_eq!(next_step(&imported, Some(&workflow())).unwrap().priority, 1);
+        assert_eq!(
+            next_step(&pending(), Some(&workflow())).unwrap().priority,
+            0
+        );
     }
 
     #[test]

@@ -605,7 +605,10 @@ async fn a_queued_outreach_waiting_for_its_window_is_cancelled_by_a_pause_or_a_r
     status_becomes(&app, key, &replying, "in_conversation").await;
 
     app.clock.set(at("2026-03-30T08:00:00Z"));
-    for (lead, reason) in [(&in_paused, "workflow_not_active"), (&replying, "lead_moved_on")] {
+    for (lead, reason) in [
+        (&in_paused, "workflow_not_active"),
+        (&replying, "lead_moved_on"),
+    ] {
         let cancelled = eventually("the outreach cancelled", WAIT, || async {
             conversation(&app, key, lead).await["messages"]
                 .as_array()
