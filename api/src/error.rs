@@ -275,6 +275,43 @@ impl DomainRefusal for infrastructure::messaging::MessagingError {
     }
 }
 
+impl DomainRefusal for infrastructure::appointments::AppointmentRefusal {
+    fn to_api_error(&self) -> ApiError {
+        use infrastructure::appointments::AppointmentRefusal as E;
+        match self {
+            E::Appointment(error) => match error.field() {
+                Some(field) => ApiError::invalid_field_described(field, error),
+                None => ApiError::conflict("invalid_state", error.to_string(), json!({})),
+            },
+            E::Lead(error) => error.to_api_error(),
+            E::UnknownLead => ApiError::not_found("lead"),
+            E::UnknownWorkflow => ApiError::not_found("workflow"),
+            E::UnknownAppointment => ApiError::not_found("appointment"),
+            E::OptedOut => ApiError::conflict("opted_out", self.to_string(), json!({})),
+            E::Archived => ApiError::conflict("archived", self.to_string(), json!({})),
+            E::WorkflowArchived => ApiError::invalid_field("workflow_id", self),
+            E::Taken => ApiError::slot_taken(&[]),
+            E::EmptyRange | E::RangeTooLong { .. } => ApiError::invalid_field("to", self),
+        }
+    }
+}
+
+impl ApiError {
+    /// 409 `slot_taken`: another appointment overlaps the requested time; `alternatives` are
+    /// free slots offered instead (`[{"start", "end"}]`, soonest first).
+    pub fn slot_taken(alternatives: &[domain::values::Interval]) -> Self {
+        let alternatives: Vec<Value> = alternatives
+            .iter()
+            .map(|slot| json!({ "start": slot.start.to_rfc3339(), "end": slot.end.to_rfc3339() }))
+            .collect();
+        Self::conflict(
+            "slot_taken",
+            "the slot is taken: another appointment overlaps it",
+            json!({ "alternatives": alternatives }),
+        )
+    }
+}
+
 /// Converts a [`ValueError`] for `field` into a 422.
 pub fn invalid(field: &'static str) -> impl Fn(ValueError) -> ApiError {
     move |error| ApiError::invalid_field(field, error)

@@ -45,12 +45,17 @@
 //! # Ok::<(), domain::values::ValueError>(())
 //! ```
 
+pub mod appointment;
 pub mod conversation;
 mod double_option;
 pub mod lead;
 pub mod values;
 pub mod workflow;
 
+pub use appointment::{
+    Appointment, AppointmentCommand, AppointmentError, AppointmentEvent, AppointmentStatus,
+    CalendarRef,
+};
 pub use lead::{
     DeferralReason, EngagementStep, Lead, LeadCommand, LeadDetailsPatch, LeadError, LeadEvent,
     LeadStatus, NewLead,

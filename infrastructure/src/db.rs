@@ -10,7 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 
 /// The migrations, in order. Never edit one that has been released: add a new one.
-const MIGRATIONS: [(i64, &str, &str); 8] = [
+const MIGRATIONS: [(i64, &str, &str); 9] = [
     (
         1,
         "event store",
@@ -50,6 +50,11 @@ const MIGRATIONS: [(i64, &str, &str); 8] = [
         8,
         "send rate",
         include_str!("../../migrations/0008_send_rate.sql"),
+    ),
+    (
+        9,
+        "appointments",
+        include_str!("../../migrations/0009_appointments.sql"),
     ),
 ];
 

@@ -10,6 +10,7 @@
 //! - [`feed`]: read every committed event exactly once, in a total order, for projections.
 //! - [`lead_import`]: CSV import of leads in batches, resumable and safe to send again.
 //! - [`lead_phones`]: the one-lead-per-phone reservation written with the lead's events.
+//! - [`appointments`]: booking without double booking, cancelling, free slots.
 //! - [`leads`]: lead use cases that span the aggregate and the phone reservation.
 //! - [`messaging`]: conversations in motion: inbound, outbox, the AI orchestrator, opt-out.
 //! - [`channels`]: provider adapters (Twilio, WhatsApp Cloud API, sandbox) and routing.
@@ -22,6 +23,7 @@
 //! - [`ttl_cache`]: short-lived in-process caches of keys and tenant settings.
 
 pub mod ai;
+pub mod appointments;
 pub mod bulk;
 pub mod channels;
 pub mod db;

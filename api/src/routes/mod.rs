@@ -2,6 +2,7 @@
 //! query scoped to the caller's tenant, and maps failures through [`crate::error`].
 
 pub mod admin;
+pub mod appointments;
 pub mod bulk;
 pub mod conversation;
 pub mod export;
@@ -31,6 +32,8 @@ pub enum ApiTags {
     Leads,
     /// A lead's conversation: sending, outreach, handoff to a human and back, retries.
     Conversations,
+    /// Appointments: booking without double booking, cancelling, free slots.
+    Appointments,
     /// The lead's side of the sandbox channel, for trying the product without a provider.
     Sandbox,
     /// Operations: projections and their lag.
@@ -50,6 +53,7 @@ pub fn apis() -> (
     workflow_bulk::WorkflowBulkApi,
     leads::LeadsApi,
     conversation::ConversationApi,
+    appointments::AppointmentsApi,
     messages::MessagesApi,
     scheduled::ScheduledApi,
     sandbox::SandboxApi,
@@ -67,6 +71,7 @@ pub fn apis() -> (
         workflow_bulk::WorkflowBulkApi,
         leads::LeadsApi,
         conversation::ConversationApi,
+        appointments::AppointmentsApi,
         messages::MessagesApi,
         scheduled::ScheduledApi,
         sandbox::SandboxApi,

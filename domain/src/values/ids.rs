@@ -83,6 +83,10 @@ uuid_id!(
     WorkflowId
 );
 uuid_id!(
+    /// Identifies an Appointment aggregate.
+    AppointmentId
+);
+uuid_id!(
     /// Identifies one message of a conversation, inbound or outbound. For an outbound message it
     /// is also the idempotency key handed to the provider.
     MessageId
@@ -110,6 +114,13 @@ mod tests {
     fn an_id_parses_from_its_display_form() {
         let id = TenantId::new();
         assert_eq!(id.to_string().parse::<TenantId>().unwrap(), id);
+    }
+
+    #[test]
+    fn an_appointment_id_is_a_version_7_uuid_that_parses_from_its_display_form() {
+        let id = AppointmentId::new();
+        assert_eq!(id.as_uuid().get_version_num(), 7);
+        assert_eq!(id.to_string().parse::<AppointmentId>().unwrap(), id);
     }
 
     #[test]

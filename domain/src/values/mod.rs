@@ -4,6 +4,7 @@
 //! obey the same rules.
 
 mod appointment_duration;
+mod availability;
 mod bounded;
 mod business_hours;
 mod country_code;
@@ -25,6 +26,7 @@ mod timezone;
 mod workflow_name;
 
 pub use appointment_duration::AppointmentDuration;
+pub use availability::{free_slots, Interval, SlotRules};
 pub use business_hours::BusinessHours;
 pub use country_code::CountryCode;
 pub use custom_fields::CustomFields;
@@ -32,7 +34,7 @@ pub use email_address::EmailAddress;
 pub use error::ValueError;
 pub use follow_up_count::FollowUpCount;
 pub use follow_up_delay_hours::FollowUpDelayHours;
-pub use ids::{LeadId, MessageId, TenantId, WorkflowId};
+pub use ids::{AppointmentId, LeadId, MessageId, TenantId, WorkflowId};
 pub use lead_source::LeadSource;
 pub use local_time_range::LocalTimeRange;
 pub use merge_field::MergeField;

@@ -86,7 +86,7 @@ impl SendingWindow {
 
 /// The first instant at which the wall clock of `zone` shows `time` on `day` or, when the clocks
 /// skip that time (spring forward), the first instant after the gap.
-fn first_instant(zone: Tz, day: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
+pub(crate) fn first_instant(zone: Tz, day: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
     let mut local = day.and_time(time);
     for _ in 0..=4 * 60 {
         match zone.from_local_datetime(&local) {

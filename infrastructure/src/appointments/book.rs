@@ -1,0 +1,315 @@
+//! Booking and cancelling: each one transaction over the reservation, the appointment and the
+//! lead (see the module docs of [`super`] for the rules).
+
+use anyhow::Context;
+use application::CommandContext;
+use chrono::{DateTime, Duration, Utc};
+use domain::values::{AppointmentId, LeadId, WorkflowId};
+use domain::{Appointment, AppointmentCommand, CalendarRef, Lead, LeadCommand, LeadStatus};
+use sqlx::PgConnection;
+
+use super::settings::{tenant_calendar, usable_workflow};
+use super::AppointmentRefusal;
+use crate::event_store::{self, StoreError};
+use crate::executor::{execute_in, CommandError, CommandExecutor, Existence};
+
+/// The reason recorded when booking has to override the lead's status.
+pub const BOOKED_REASON: &str = "appointment booked";
+
+/// What to book.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookRequest {
+    /// The lead who is meeting.
+    pub lead_id: LeadId,
+    /// The workflow the booking comes through (gives the length).
+    pub workflow_id: WorkflowId,
+    /// When it starts.
+    pub start: DateTime<Utc>,
+    /// Free notes, possibly empty.
+    pub notes: String,
+}
+
+/// A committed booking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Booked {
+    /// The new appointment.
+    pub appointment_id: AppointmentId,
+    /// When it ends (start plus the workflow's appointment length).
+    pub end: DateTime<Utc>,
+    /// Global position of the last event written.
+    pub position: Option<i64>,
+}
+
+/// A committed cancellation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cancelled {
+    /// The lead of the appointment.
+    pub lead_id: LeadId,
+    /// Global position of the last event written; `None` if it was already cancelled.
+    pub position: Option<i64>,
+}
+
+type Step<T> = Result<T, CommandError<AppointmentRefusal>>;
+
+/// Books `request` in the built-in calendar, in one transaction: the lead must be the tenant's,
+/// not opted out and not archived; the workflow the tenant's and not archived; the slot free.
+/// The lead becomes `booked`. Any refusal leaves nothing written.
+pub async fn book(
+    executor: &CommandExecutor,
+    ctx: &CommandContext,
+    request: BookRequest,
+) -> Result<Booked, CommandError<AppointmentRefusal>> {
+    executor
+        .in_transaction(|conn| {
+            let ctx = ctx.clone();
+            let request = request.clone();
+            Box::pin(async move { book_in(conn, &ctx, request).await })
+        })
+        .await
+}
+
+async fn book_in(
+    conn: &mut PgConnection,
+    ctx: &CommandContext,
+    request: BookRequest,
+) -> Step<Booked> {
+    let lead = bookable_lead(conn, ctx, request.lead_id).await?;
+    let workflow = usable_workflow(conn, ctx.tenant_id, request.workflow_id).await?;
+    let calendar = tenant_calendar(conn, ctx.tenant_id).await?;
+    if request.start < ctx.issued_at {
+        return Err(CommandError::Rejected(
+            domain::AppointmentError::StartInPast {
+                start: request.start,
+                now: ctx.issued_at,
+            }
+            .into(),
+        ));
+    }
+    let end =
+        request.start + Duration::minutes(i64::from(workflow.appointment_duration_minutes.get()));
+    let appointment_id = AppointmentId::new();
+    let builtin = CalendarRef::builtin();
+    reserve(
+        conn,
+        ctx,
+        appointment_id,
+        &builtin,
+        request.lead_id,
+        request.start,
+        end,
+    )
+    .await?;
+    let booked = execute_in::<Appointment>(
+        conn,
+        ctx,
+        &appointment_id.to_string(),
+        Existence::New,
+        AppointmentCommand::Book {
+            lead_id: request.lead_id,
+            workflow_id: request.workflow_id,
+            start: request.start,
+            end,
+            timezone: calendar.zone,
+            calendar: builtin,
+            location: None,
+            meeting_link: None,
+            notes: request.notes,
+            now: ctx.issued_at,
+        },
+    )
+    .await
+    .map_err(|error| error.map_rejection(AppointmentRefusal::from))?;
+    let moved = move_lead_to_booked(conn, ctx, request.lead_id, &lead).await?;
+    Ok(Booked {
+        appointment_id,
+        end,
+        position: booked.position.max(moved),
+    })
+}
+
+/// Cancels appointment `id` with `reason`, releases its slot, and sends its lead back to
+/// `qualified` when it is `booked` with no other appointment still ahead. Cancelling a cancelled
+/// appointment changes nothing.
+pub async fn cancel(
+    executor: &CommandExecutor,
+    ctx: &CommandContext,
+    id: AppointmentId,
+    reason: &str,
+) -> Result<Cancelled, CommandError<AppointmentRefusal>> {
+    executor
+        .in_transaction(|conn| {
+            let ctx = ctx.clone();
+            let reason = reason.to_owned();
+            Box::pin(async move { cancel_in(conn, &ctx, id, reason).await })
+        })
+        .await
+}
+
+async fn cancel_in(
+    conn: &mut PgConnection,
+    ctx: &CommandContext,
+    id: AppointmentId,
+    reason: String,
+) -> Step<Cancelled> {
+    let committed = execute_in::<Appointment>(
+        conn,
+        ctx,
+        &id.to_string(),
+        Existence::MustExist,
+        AppointmentCommand::Cancel {
+            reason,
+            at: ctx.issued_at,
+        },
+    )
+    .await
+    .map_err(|error| match error {
+        CommandError::NotFound => CommandError::Rejected(AppointmentRefusal::UnknownAppointment),
+        other => other.map_rejection(AppointmentRefusal::from),
+    })?;
+    let lead_id = committed.aggregate.lead_id();
+    sqlx::query(
+        "DELETE FROM appointment_reservations WHERE appointment_id = $1 AND tenant_id = $2",
+    )
+    .bind(id.as_uuid())
+    .bind(ctx.tenant_id.as_uuid())
+    .execute(&mut *conn)
+    .await
+    .context("Failed to release an appointment's reservation")
+    .map_err(CommandError::Database)?;
+    let mut position = committed.position;
+    if position.is_some() {
+        position = position.max(release_lead(conn, ctx, lead_id).await?);
+    }
+    Ok(Cancelled { lead_id, position })
+}
+
+/// The lead, if it can be booked.
+async fn bookable_lead(conn: &mut PgConnection, ctx: &CommandContext, id: LeadId) -> Step<Lead> {
+    let lead = match event_store::load::<Lead>(conn, ctx.tenant_id.as_uuid(), &id.to_string()).await
+    {
+        Ok(loaded) => loaded.aggregate,
+        Err(StoreError::OtherTenant) => {
+            return Err(CommandError::Rejected(AppointmentRefusal::UnknownLead))
+        }
+        Err(error) => return Err(error.into()),
+    };
+    if !lead.is_captured() {
+        return Err(CommandError::Rejected(AppointmentRefusal::UnknownLead));
+    }
+    if lead.is_opted_out() {
+        return Err(CommandError::Rejected(AppointmentRefusal::OptedOut));
+    }
+    if lead.is_archived() {
+        return Err(CommandError::Rejected(AppointmentRefusal::Archived));
+    }
+    Ok(lead)
+}
+
+/// Holds `[start, end)` in `calendar` for the appointment; an overlap is [`AppointmentRefusal::Taken`].
+async fn reserve(
+    conn: &mut PgConnection,
+    ctx: &CommandContext,
+    appointment: AppointmentId,
+    calendar: &CalendarRef,
+    lead: LeadId,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Step<()> {
+    let inserted = sqlx::query(
+        "INSERT INTO appointment_reservations (appointment_id, tenant_id, calendar, lead_id, during) \
+         VALUES ($1, $2, $3, $4, tstzrange($5, $6, '[)'))",
+    )
+    .bind(appointment.as_uuid())
+    .bind(ctx.tenant_id.as_uuid())
+    .bind(calendar.as_str())
+    .bind(lead.as_uuid())
+    .bind(start)
+    .bind(end)
+    .execute(&mut *conn)
+    .await;
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("23P01") => {
+            Err(CommandError::Rejected(AppointmentRefusal::Taken))
+        }
+        Err(error) => Err(CommandError::Database(
+            anyhow::Error::from(error).context("Failed to reserve an appointment's slot"),
+        )),
+    }
+}
+
+/// Moves the lead to `booked` (see the module docs); the position written, if any.
+async fn move_lead_to_booked(
+    conn: &mut PgConnection,
+    ctx: &CommandContext,
+    id: LeadId,
+    lead: &Lead,
+) -> Step<Option<i64>> {
+    let from = lead.status();
+    if from == LeadStatus::Booked {
+        return Ok(None);
+    }
+    let command = if from.can_advance_to(LeadStatus::Booked) {
+        LeadCommand::AdvanceStatus {
+            to: LeadStatus::Booked,
+        }
+    } else {
+        LeadCommand::OverrideStatus {
+            to: LeadStatus::Booked,
+            reason: BOOKED_REASON.to_owned(),
+        }
+    };
+    lead_command(conn, ctx, id, command).await
+}
+
+/// Sends a `booked` lead with no appointment still ahead back to `qualified`.
+async fn release_lead(
+    conn: &mut PgConnection,
+    ctx: &CommandContext,
+    id: LeadId,
+) -> Step<Option<i64>> {
+    let lead = match event_store::load::<Lead>(conn, ctx.tenant_id.as_uuid(), &id.to_string()).await
+    {
+        Ok(loaded) => loaded.aggregate,
+        Err(StoreError::OtherTenant) => return Ok(None),
+        Err(error) => return Err(error.into()),
+    };
+    if lead.status() != LeadStatus::Booked {
+        return Ok(None);
+    }
+    let another: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM appointment_reservations \
+         WHERE tenant_id = $1 AND lead_id = $2 AND upper(during) > $3)",
+    )
+    .bind(ctx.tenant_id.as_uuid())
+    .bind(id.as_uuid())
+    .bind(ctx.issued_at)
+    .fetch_one(&mut *conn)
+    .await
+    .context("Failed to look for the lead's other appointments")
+    .map_err(CommandError::Database)?;
+    if another {
+        return Ok(None);
+    }
+    lead_command(
+        conn,
+        ctx,
+        id,
+        LeadCommand::AdvanceStatus {
+            to: LeadStatus::Qualified,
+        },
+    )
+    .await
+}
+
+async fn lead_command(
+    conn: &mut PgConnection,
+    ctx: &CommandContext,
+    id: LeadId,
+    command: LeadCommand,
+) -> Step<Option<i64>> {
+    let committed = execute_in::<Lead>(conn, ctx, &id.to_string(), Existence::MustExist, command)
+        .await
+        .map_err(|error| error.map_rejection(AppointmentRefusal::from))?;
+    Ok(committed.position)
+}
