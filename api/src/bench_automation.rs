@@ -756,9 +756,9 @@ async fn prepare_tables(pool: &PgPool) -> anyhow::Result<()> {
         format!("CREATE TABLE {CLAIM_COPY} (LIKE {timers} INCLUDING ALL)"),
         format!(
             "INSERT INTO {CLAIM_COPY} (task_key, tenant_id, kind, lead_id, workflow_id, \
-               conversation_id, message_id, due_at, attempt, revision) \
+               conversation_id, message_id, due_at, attempt, revision, priority) \
              SELECT 'raw:' || task_key, tenant_id, kind, lead_id, workflow_id, conversation_id, \
-               message_id, due_at, attempt, revision FROM {timers}"
+               message_id, due_at, attempt, revision, priority FROM {timers}"
         ),
         format!("ANALYZE {CLAIM_COPY}"),
         format!("CREATE TABLE {NO_TASKS} (LIKE {tasks} INCLUDING ALL)"),

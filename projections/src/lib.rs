@@ -14,7 +14,9 @@
 //! - [`conversations`]: every message of a lead's threads, with delivery and AI turns.
 //! - [`tasks`]: due work (outbox sends, AI replies) for the workers to claim.
 //! - [`timers`]: each engaged lead's next step (outreach, follow-up, unresponsive) and when.
+//! - [`appointments`]: a row per appointment, for lists and calendar views.
 
+pub mod appointments;
 pub mod contacts;
 pub mod conversations;
 pub mod projection;
@@ -37,5 +39,6 @@ pub fn all() -> Vec<Target> {
         Target::live(Arc::new(conversations::ConversationsProjection)),
         Target::live(Arc::new(tasks::TasksProjection)),
         Target::live(Arc::new(timers::TimersProjection)),
+        Target::live(Arc::new(appointments::AppointmentsProjection)),
     ]
 }

@@ -1,5 +1,5 @@
-//! Booking and cancelling: each one transaction over the reservation, the appointment and the
-//! lead (see the module docs of [`super`] for the rules).
+//! Booking, rescheduling, cancelling and recording an outcome: each one transaction over the
+//! reservation, the appointment and the lead (see the module docs of [`super`] for the rules).
 
 use anyhow::Context;
 use application::CommandContext;
@@ -49,7 +49,161 @@ pub struct Cancelled {
     pub position: Option<i64>,
 }
 
+/// A committed change of an appointment (reschedule, notes, outcome).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Changed {
+    /// The appointment after the change.
+    pub appointment: Appointment,
+    /// Global position of the last event written; `None` if nothing changed.
+    pub position: Option<i64>,
+}
+
+/// What to change of an appointment besides its time: the notes, and/or an outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AppointmentChanges {
+    /// The new notes (the whole text).
+    pub notes: Option<String>,
+    /// What happened at the meeting, if it is being recorded.
+    pub outcome: Option<Outcome>,
+}
+
+/// What happened at a meeting, once it has started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The meeting took place (`Complete`).
+    Completed,
+    /// The lead did not come (`MarkNoShow`).
+    NoShow,
+}
+
 type Step<T> = Result<T, CommandError<AppointmentRefusal>>;
+
+fn not_found_or(error: CommandError<domain::AppointmentError>) -> CommandError<AppointmentRefusal> {
+    match error {
+        CommandError::NotFound => CommandError::Rejected(AppointmentRefusal::UnknownAppointment),
+        other => other.map_rejection(AppointmentRefusal::from),
+    }
+}
+
+/// Moves appointment `id` to `start`, keeping its length, and moves its reservation in the same
+/// transaction: when another live appointment overlaps the new time the answer is
+/// [`AppointmentRefusal::Taken`] and nothing changes (the old slot stays held).
+pub async fn reschedule(
+    executor: &CommandExecutor,
+    ctx: &CommandContext,
+    id: AppointmentId,
+    start: DateTime<Utc>,
+) -> Result<Changed, CommandError<AppointmentRefusal>> {
+    executor
+        .in_transaction(|conn| {
+            let ctx = ctx.clone();
+            Box::pin(async move { reschedule_in(conn, &ctx, id, start).await })
+        })
+        .await
+}
+
+async fn reschedule_in(
+    conn: &mut PgConnection,
+    ctx: &CommandContext,
+    id: AppointmentId,
+    start: DateTime<Utc>,
+) -> Step<Changed> {
+    let committed = execute_in::<Appointment>(
+        conn,
+        ctx,
+        &id.to_string(),
+        Existence::MustExist,
+        AppointmentCommand::Reschedule {
+            start,
+            end: None,
+            now: ctx.issued_at,
+        },
+    )
+    .await
+    .map_err(not_found_or)?;
+    let appointment = &committed.aggregate;
+    if committed.position.is_some() {
+        sqlx::query(
+            "DELETE FROM appointment_reservations WHERE appointment_id = $1 AND tenant_id = $2",
+        )
+        .bind(id.as_uuid())
+        .bind(ctx.tenant_id.as_uuid())
+        .execute(&mut *conn)
+        .await
+        .context("Failed to release an appointment's old slot")
+        .map_err(CommandError::Database)?;
+        reserve(
+            conn,
+            ctx,
+            id,
+            appointment.calendar(),
+            appointment.lead_id(),
+            appointment.start(),
+            appointment.end(),
+        )
+        .await?;
+    }
+    Ok(Changed {
+        appointment: committed.aggregate,
+        position: committed.position,
+    })
+}
+
+/// Applies `changes` to appointment `id` in one transaction: the notes first, then the outcome
+/// (`Complete` or `MarkNoShow`, refused before the start). The position of the last event
+/// written is `None` if nothing changed.
+pub async fn update(
+    executor: &CommandExecutor,
+    ctx: &CommandContext,
+    id: AppointmentId,
+    changes: AppointmentChanges,
+) -> Result<Changed, CommandError<AppointmentRefusal>> {
+    executor
+        .in_transaction(|conn| {
+            let ctx = ctx.clone();
+            let changes = changes.clone();
+            Box::pin(async move { update_in(conn, &ctx, id, changes).await })
+        })
+        .await
+}
+
+async fn update_in(
+    conn: &mut PgConnection,
+    ctx: &CommandContext,
+    id: AppointmentId,
+    changes: AppointmentChanges,
+) -> Step<Changed> {
+    let mut commands = Vec::new();
+    if let Some(notes) = changes.notes {
+        commands.push(AppointmentCommand::EditNotes { notes });
+    }
+    match changes.outcome {
+        Some(Outcome::NoShow) => {
+            commands.push(AppointmentCommand::MarkNoShow { at: ctx.issued_at });
+        }
+        Some(Outcome::Completed) => {
+            commands.push(AppointmentCommand::Complete { at: ctx.issued_at });
+        }
+        None => {}
+    }
+    let mut position = None;
+    let mut appointment = None;
+    for command in commands {
+        let committed =
+            execute_in::<Appointment>(conn, ctx, &id.to_string(), Existence::MustExist, command)
+                .await
+                .map_err(not_found_or)?;
+        position = position.max(committed.position);
+        appointment = Some(committed.aggregate);
+    }
+    let appointment = appointment
+        .context("An appointment update with no change to make")
+        .map_err(CommandError::Database)?;
+    Ok(Changed {
+        appointment,
+        position,
+    })
+}
 
 /// Books `request` in the built-in calendar, in one transaction: the lead must be the tenant's,
 /// not opted out and not archived; the workflow the tenant's and not archived; the slot free.

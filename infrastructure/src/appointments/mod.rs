@@ -39,7 +39,10 @@ use domain::{AppointmentError, LeadError};
 use thiserror::Error;
 
 pub use availability::{alternatives, availability, MAX_RANGE_DAYS};
-pub use book::{book, cancel, BookRequest, Booked, Cancelled, BOOKED_REASON};
+pub use book::{
+    book, cancel, reschedule, update, AppointmentChanges, BookRequest, Booked, Cancelled, Changed,
+    Outcome, BOOKED_REASON,
+};
 
 /// Free time kept before and after every appointment when offering slots, in minutes.
 pub const BUFFER_MINUTES: i64 = 0;

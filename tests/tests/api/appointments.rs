@@ -550,3 +550,336 @@ async fn another_tenants_leads_workflows_and_appointments_are_not_found_and_cale
         .await;
     assert_eq!(same_hour.status, StatusCode::CREATED, "{}", same_hour.text);
 }
+
+/// Books `lead` at `start` and returns the appointment's id and position.
+async fn booked(
+    app: &TestApp,
+    key: &str,
+    lead: &str,
+    workflow: &str,
+    start: &str,
+) -> (String, i64) {
+    let reply = book(
+        app,
+        key,
+        json!({"lead_id": lead, "workflow_id": workflow, "start": start, "notes": "first"}),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    (
+        reply.body["id"].as_str().unwrap().to_owned(),
+        reply.body["position"].as_i64().unwrap(),
+    )
+}
+
+fn ids(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The ids under each day of a calendar view, days with none left out.
+fn days(reply: &Value) -> Vec<(String, Vec<String>)> {
+    reply["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|day| !day["appointments"].as_array().unwrap().is_empty())
+        .map(|day| {
+            (
+                day["date"].as_str().unwrap().to_owned(),
+                ids(&day["appointments"]),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_list_filters_and_groups_weeks_and_months_by_the_local_day_across_the_dst_change() {
+    let app = TestApp::spawn().await;
+    app.clock.set(at("2026-03-26T12:00:00Z"));
+    let tenant = app.create_tenant("Clinic").await;
+    let key = &tenant.key;
+    let workflow = hour_workflow(&app, key).await;
+    let other_workflow = hour_workflow(&app, key).await;
+    let (one, two) = (lead(&app, key, 1).await, lead(&app, key, 2).await);
+    // Saturday 28 March 23:30 GMT; Sunday 29 March 00:30 GMT (clocks go forward at 01:00 UTC);
+    // Sunday 29 March 23:30 UTC is already Monday 30 March 00:30 BST; Wednesday 1 April.
+    let (a, _) = booked(&app, key, &one, &workflow, "2026-03-28T23:30:00Z").await;
+    let (c, _) = booked(&app, key, &one, &workflow, "2026-03-29T00:30:00Z").await;
+    let (b, _) = booked(&app, key, &two, &workflow, "2026-03-29T23:30:00Z").await;
+    let (d, last) = booked(&app, key, &two, &other_workflow, "2026-04-01T09:00:00Z").await;
+
+    let list = |query: String| {
+        let app = &app;
+        async move {
+            app.get(
+                key,
+                &format!("/api/v1/appointments?min_position={last}&{query}"),
+            )
+            .await
+        }
+    };
+    let reply = list(String::new()).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(
+        ids(&reply.body["items"]),
+        [a.as_str(), c.as_str(), b.as_str(), d.as_str()]
+    );
+    assert_eq!(reply.body["items"][0]["notes"], "first");
+    assert_eq!(reply.body["items"][0]["timezone"], "Europe/London");
+    assert!(reply.body["next_cursor"].is_null());
+    let first = list("limit=3".into()).await;
+    assert_eq!(
+        ids(&first.body["items"]),
+        [a.as_str(), c.as_str(), b.as_str()]
+    );
+    let cursor = first.body["next_cursor"].as_str().unwrap().to_owned();
+    let rest = list(format!("limit=3&cursor={cursor}")).await;
+    assert_eq!(ids(&rest.body["items"]), [d.as_str()]);
+    assert_eq!(
+        ids(&list(format!("lead_id={one}")).await.body["items"]),
+        [a.as_str(), c.as_str()]
+    );
+    assert_eq!(
+        ids(&list(format!("workflow_id={other_workflow}")).await.body["items"]),
+        [d.as_str()]
+    );
+    assert_eq!(
+        ids(
+            &list("from=2026-03-29T00:30:00Z&to=2026-04-01T09:00:00Z".into())
+                .await
+                .body["items"]
+        ),
+        [c.as_str(), b.as_str()]
+    );
+    assert!(ids(&list("status=cancelled".into()).await.body["items"]).is_empty());
+    assert_eq!(
+        ids(&list("status=confirmed".into()).await.body["items"]).len(),
+        4
+    );
+
+    // Monday 23 to Sunday 29 March: Monday 00:30 BST belongs to the next week.
+    let week = list("view=week&from=2026-03-27T12:00:00Z".into()).await;
+    assert_eq!(week.status, StatusCode::OK, "{}", week.text);
+    assert_eq!(week.body["days"].as_array().unwrap().len(), 7);
+    assert_eq!(week.body["days"][0]["date"], "2026-03-23");
+    assert_eq!(week.body["days"][6]["date"], "2026-03-29");
+    assert_eq!(
+        days(&week.body),
+        [
+            ("2026-03-28".to_owned(), vec![a.clone()]),
+            ("2026-03-29".to_owned(), vec![c.clone()])
+        ]
+    );
+    let next_week = list("view=week&from=2026-04-05T20:00:00Z".into()).await;
+    assert_eq!(
+        days(&next_week.body),
+        [
+            ("2026-03-30".to_owned(), vec![b.clone()]),
+            ("2026-04-01".to_owned(), vec![d.clone()])
+        ]
+    );
+    let month = list("view=month&from=2026-03-15T00:00:00Z".into()).await;
+    assert_eq!(month.body["days"].as_array().unwrap().len(), 31);
+    assert_eq!(
+        days(&month.body),
+        [
+            ("2026-03-28".to_owned(), vec![a.clone()]),
+            ("2026-03-29".to_owned(), vec![c.clone()]),
+            ("2026-03-30".to_owned(), vec![b.clone()]),
+        ]
+    );
+    // Without `from`, the clock's week (Thursday 26 March: 23 to 29 March).
+    let now = list("view=week".into()).await;
+    assert_eq!(now.body["days"][0]["date"], "2026-03-23");
+
+    for (query, field) in [
+        ("status=booked", "status"),
+        ("lead_id=nope", "lead_id"),
+        ("workflow_id=1", "workflow_id"),
+        ("from=yesterday", "from"),
+        ("to=2026-13-01T00:00:00Z", "to"),
+        ("view=year", "view"),
+        ("limit=0", "limit"),
+        ("cursor=abc", "cursor"),
+    ] {
+        let reply = list(query.into()).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{query}: {}",
+            reply.text
+        );
+        assert_eq!(reply.error_field(), Some(field), "{query}");
+    }
+}
+
+#[tokio::test]
+async fn notes_and_outcomes_are_patched_and_an_outcome_waits_for_the_start() {
+    let app = TestApp::spawn().await;
+    app.clock.set(at("2026-03-26T12:00:00Z"));
+    let tenant = app.create_tenant("Clinic").await;
+    let key = &tenant.key;
+    let workflow = hour_workflow(&app, key).await;
+    let lead = lead(&app, key, 1).await;
+    let (id, position) = booked(&app, key, &lead, &workflow, "2026-03-30T09:00:00Z").await;
+
+    let got = app
+        .get(
+            key,
+            &format!("/api/v1/appointments/{id}?min_position={position}"),
+        )
+        .await;
+    assert_eq!(got.status, StatusCode::OK, "{}", got.text);
+    assert_eq!(got.body["status"], "confirmed");
+    assert_eq!(time_of(&got.body["end"]), at("2026-03-30T10:00:00Z"));
+    assert_eq!(got.body["lead_id"], lead.as_str());
+
+    let path = format!("/api/v1/appointments/{id}");
+    let patched = app
+        .patch(key, &path, json!({"notes": "bring the contract"}))
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
+    assert_eq!(patched.body["notes"], "bring the contract");
+    let position = patched.body["position"].as_i64().unwrap();
+    let got = app
+        .get(key, &format!("{path}?min_position={position}"))
+        .await;
+    assert_eq!(got.body["notes"], "bring the contract");
+    let same = app
+        .patch(key, &path, json!({"notes": "bring the contract"}))
+        .await;
+    assert!(same.body["position"].is_null(), "{}", same.text);
+
+    let early = app.patch(key, &path, json!({"status": "completed"})).await;
+    assert_eq!(early.status, StatusCode::CONFLICT, "{}", early.text);
+    assert_eq!(early.error_code(), Some("invalid_state"));
+    let bad = app.patch(key, &path, json!({"status": "cancelled"})).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
+    assert_eq!(bad.error_field(), Some("status"));
+
+    app.clock.set(at("2026-03-30T09:30:00Z"));
+    let done = app
+        .patch(
+            key,
+            &path,
+            json!({"status": "completed", "notes": "signed"}),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+    assert_eq!(done.body["status"], "completed");
+    let position = done.body["position"].as_i64().unwrap();
+    let got = app
+        .get(key, &format!("{path}?min_position={position}"))
+        .await;
+    assert_eq!(
+        (&got.body["status"], &got.body["notes"]),
+        (&json!("completed"), &json!("signed"))
+    );
+    let no_show = app.patch(key, &path, json!({"status": "no_show"})).await;
+    assert_eq!(no_show.status, StatusCode::CONFLICT, "{}", no_show.text);
+
+    // Another tenant sees nothing and changes nothing.
+    let other = app.create_tenant("Other").await;
+    assert_eq!(
+        app.get(&other.key, &path).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let foreign = app.patch(&other.key, &path, json!({"notes": "x"})).await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND, "{}", foreign.text);
+    let moved = app
+        .post(
+            &other.key,
+            &format!("{path}/reschedule"),
+            json!({"start": "2026-04-01T09:00:00Z"}),
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::NOT_FOUND, "{}", moved.text);
+    assert_eq!(
+        app.get(key, "/api/v1/appointments/nope").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn rescheduling_moves_the_slot_frees_the_old_one_and_refuses_a_taken_time() {
+    let app = TestApp::spawn().await;
+    app.clock.set(at("2026-03-26T12:00:00Z"));
+    let tenant = app.create_tenant("Clinic").await;
+    let key = &tenant.key;
+    let workflow = hour_workflow(&app, key).await;
+    let (one, two, three) = (
+        lead(&app, key, 1).await,
+        lead(&app, key, 2).await,
+        lead(&app, key, 3).await,
+    );
+    let (a, _) = booked(&app, key, &one, &workflow, "2026-03-30T09:00:00Z").await;
+    booked(&app, key, &two, &workflow, "2026-03-30T11:00:00Z").await;
+    let path = format!("/api/v1/appointments/{a}");
+
+    let moved = app
+        .post(
+            key,
+            &format!("{path}/reschedule"),
+            json!({"start": "2026-03-30T10:00:00Z"}),
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.text);
+    assert_eq!(time_of(&moved.body["start"]), at("2026-03-30T10:00:00Z"));
+    assert_eq!(time_of(&moved.body["end"]), at("2026-03-30T11:00:00Z"));
+    let position = moved.body["position"].as_i64().unwrap();
+    let got = app
+        .get(key, &format!("{path}?min_position={position}"))
+        .await;
+    assert_eq!(time_of(&got.body["start"]), at("2026-03-30T10:00:00Z"));
+    // The old slot is free again.
+    booked(&app, key, &three, &workflow, "2026-03-30T09:00:00Z").await;
+
+    let taken = app
+        .post(
+            key,
+            &format!("{path}/reschedule"),
+            json!({"start": "2026-03-30T10:30:00Z"}),
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::CONFLICT, "{}", taken.text);
+    assert_eq!(taken.error_code(), Some("slot_taken"));
+    assert!(!taken.body["error"]["details"]["alternatives"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let got = app.get(key, &path).await;
+    assert_eq!(time_of(&got.body["start"]), at("2026-03-30T10:00:00Z"));
+    assert_eq!(
+        count(
+            &app,
+            &format!(
+                "SELECT count(*) FROM appointment_reservations WHERE appointment_id = '{a}' \
+             AND lower(during) = '2026-03-30T10:00:00Z'"
+            )
+        )
+        .await,
+        1
+    );
+
+    let past = app
+        .post(
+            key,
+            &format!("{path}/reschedule"),
+            json!({"start": "2026-03-20T10:00:00Z"}),
+        )
+        .await;
+    assert_eq!(
+        past.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        past.text
+    );
+    let bad = app
+        .post(key, &format!("{path}/reschedule"), json!({"start": "soon"}))
+        .await;
+    assert_eq!(bad.error_field(), Some("start"), "{}", bad.text);
+}
