@@ -233,8 +233,13 @@ impl DomainRefusal for domain::WorkflowError {
             E::NotCreated | E::AlreadyCreated | E::Archived | E::InvalidTransition { .. } => {
                 ApiError::conflict("invalid_state", self.to_string(), json!({}))
             }
-            E::FieldTooLong { field, .. } | E::FieldEmpty { field } => {
-                ApiError::invalid_field_described(field, self)
+            E::FieldTooLong { field, .. }
+            | E::FieldEmpty { field }
+            | E::MinutesTooLarge { field, .. } => ApiError::invalid_field_described(field, self),
+            E::TooManyReminders { .. }
+            | E::ReminderOffsetOutOfRange { .. }
+            | E::DuplicateReminderOffset(_) => {
+                ApiError::invalid_field_described("reminder_offsets_minutes", self)
             }
             E::TooManyFollowUpTemplates { .. } => {
                 ApiError::invalid_field_described("follow_up_templates", self)
@@ -271,6 +276,7 @@ impl DomainRefusal for infrastructure::messaging::MessagingError {
             E::AlreadyContacted => {
                 ApiError::conflict("already_contacted", self.to_string(), json!({}))
             }
+            E::Appointment(refusal) => refusal.to_api_error(),
         }
     }
 }
@@ -291,6 +297,9 @@ impl DomainRefusal for infrastructure::appointments::AppointmentRefusal {
             E::Archived => ApiError::conflict("archived", self.to_string(), json!({})),
             E::WorkflowArchived => ApiError::invalid_field("workflow_id", self),
             E::Taken => ApiError::slot_taken(&[]),
+            E::CalendarUnavailable { .. } => {
+                ApiError::unavailable("calendar_unavailable", self.to_string(), 30)
+            }
             E::EmptyRange | E::RangeTooLong { .. } => ApiError::invalid_field("to", self),
         }
     }

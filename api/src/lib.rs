@@ -15,12 +15,15 @@
 //! - [`bench_list`]: the lead list benchmark (HTTP beside raw SQL, database growth, deep pages).
 //! - [`bench_messaging`]: inbound webhook ingestion and AI reply latency, beside raw inserts.
 //! - [`bench_automation`]: outreach latency during an import, and the timer dispatcher's rate.
+//! - [`bench_appointments`]: availability of a busy month, and booking under contention beside
+//!   raw reservation inserts.
 //! - [`progress`]: a progress bar on stderr for long CLI operations.
 //! - [`import_cli`], [`bench_import`]: `bookerbot leads import` and the CSV import benchmark.
 //! - [`seed`], [`bench_rebuild`]: synthetic tenants and leads, and the projection rebuild benchmark.
 
 pub mod auth;
 pub mod bench;
+pub mod bench_appointments;
 pub mod bench_automation;
 pub mod bench_import;
 pub mod bench_list;

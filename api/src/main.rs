@@ -145,6 +145,24 @@ struct Config {
         global = true
     )]
     whatsapp_api_version: String,
+    /// Google's OAuth token endpoint (refreshing tenants' calendar access tokens).
+    #[arg(
+        long,
+        env = "BOOKERBOT_GOOGLE_TOKEN_URL",
+        default_value = api::settings::DEFAULT_GOOGLE_TOKEN_URL,
+        value_parser = api::settings::parse_base_url,
+        global = true
+    )]
+    google_token_url: String,
+    /// Base URL of the Google Calendar API.
+    #[arg(
+        long,
+        env = "BOOKERBOT_GOOGLE_API_BASE",
+        default_value = api::settings::DEFAULT_GOOGLE_API_BASE,
+        value_parser = api::settings::parse_base_url,
+        global = true
+    )]
+    google_api_base: String,
     /// A JSON price table for model calls (default: the built-in table).
     #[arg(long, env = "BOOKERBOT_AI_PRICES", global = true)]
     ai_prices: Option<PathBuf>,
@@ -195,6 +213,8 @@ impl Config {
             twilio_api_base: self.twilio_api_base.clone(),
             whatsapp_api_base: self.whatsapp_api_base.clone(),
             whatsapp_api_version: self.whatsapp_api_version.clone(),
+            google_token_url: self.google_token_url.clone(),
+            google_api_base: self.google_api_base.clone(),
             ai_prices_path: self.ai_prices.clone(),
             provider_timeout: Duration::from_millis(self.provider_timeout_ms),
             model_timeout: Duration::from_millis(self.model_timeout_ms),
@@ -269,6 +289,10 @@ enum BenchCommand {
     Outreach(api::bench_automation::OutreachBench),
     /// Due timers run per second by 1 and 3 dispatchers, beside the raw claim rate.
     Timers(api::bench_automation::TimersBench),
+    /// A month's free slots over HTTP on a calendar of live appointments, answers checked.
+    Availability(api::bench_appointments::AvailabilityBench),
+    /// Bookings racing for the same hour over HTTP, beside raw reservation inserts.
+    Booking(api::bench_appointments::BookingBench),
 }
 
 #[tokio::main]
@@ -392,6 +416,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => api::bench_automation::run_timers(settings, options)
             .await
             .context("The timers benchmark failed"),
+        Command::Bench {
+            command: BenchCommand::Availability(options),
+        } => api::bench_appointments::run_availability(settings, options)
+            .await
+            .context("The availability benchmark failed"),
+        Command::Bench {
+            command: BenchCommand::Booking(options),
+        } => api::bench_appointments::run_booking(settings, options)
+            .await
+            .context("The booking benchmark failed"),
     }
 }
 

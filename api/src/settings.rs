@@ -14,6 +14,10 @@ pub const DEFAULT_TWILIO_API_BASE: &str = "https://api.twilio.com";
 pub const DEFAULT_WHATSAPP_API_BASE: &str = "https://graph.facebook.com";
 /// The Graph API version used, unless configured otherwise.
 pub const DEFAULT_WHATSAPP_API_VERSION: &str = "v21.0";
+/// Google's OAuth token endpoint, unless configured otherwise.
+pub const DEFAULT_GOOGLE_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
+/// Where the Google Calendar API is, unless configured otherwise.
+pub const DEFAULT_GOOGLE_API_BASE: &str = "https://www.googleapis.com";
 /// How long a provider call may take, in milliseconds, unless configured otherwise.
 pub const DEFAULT_PROVIDER_TIMEOUT_MS: u64 = 10_000;
 /// How long a model call may take, in milliseconds, unless configured otherwise.
@@ -68,6 +72,10 @@ pub struct Settings {
     pub whatsapp_api_base: String,
     /// Graph API version, e.g. `v21.0`.
     pub whatsapp_api_version: String,
+    /// Google's OAuth token endpoint (refresh-token grants).
+    pub google_token_url: String,
+    /// Base URL of the Google Calendar API (no trailing `/`).
+    pub google_api_base: String,
     /// A JSON price table for model calls; `None`: the built-in table.
     pub ai_prices_path: Option<PathBuf>,
     /// How long a call to a message provider may take.
@@ -99,6 +107,8 @@ impl Settings {
             twilio_api_base: DEFAULT_TWILIO_API_BASE.to_owned(),
             whatsapp_api_base: DEFAULT_WHATSAPP_API_BASE.to_owned(),
             whatsapp_api_version: DEFAULT_WHATSAPP_API_VERSION.to_owned(),
+            google_token_url: DEFAULT_GOOGLE_TOKEN_URL.to_owned(),
+            google_api_base: DEFAULT_GOOGLE_API_BASE.to_owned(),
             ai_prices_path: None,
             provider_timeout: Duration::from_millis(DEFAULT_PROVIDER_TIMEOUT_MS),
             model_timeout: Duration::from_millis(DEFAULT_MODEL_TIMEOUT_MS),

@@ -8,6 +8,7 @@ use application::{Actor, Clock, CommandContext};
 use cqrs_es::Aggregate;
 use domain::values::TenantId;
 use infrastructure::ai::prices::PriceTable;
+use infrastructure::calendars::{CalendarResolver, GoogleEndpoints};
 use infrastructure::channels::{ChannelRouter, ProviderEndpoints, SandboxChannel};
 use infrastructure::executor::{CommandExecutor, Existence};
 use infrastructure::http_client::provider_client;
@@ -42,7 +43,7 @@ fn messaging(
     let provider_client = provider_client(settings.provider_timeout)?;
     let model_client = provider_client_for_models(settings)?;
     let channels = ChannelRouter::new(
-        provider_client,
+        provider_client.clone(),
         ProviderEndpoints {
             twilio_api_base: settings.twilio_api_base.clone(),
             whatsapp_api_base: settings.whatsapp_api_base.clone(),
@@ -54,6 +55,7 @@ fn messaging(
     let mut messaging_settings = MessagingSettings::new(
         projections::tasks::live_table(),
         projections::timers::live_table(),
+        projections::calendar_sync::live_table(),
     );
     messaging_settings.public_url = settings.public_url.clone();
     messaging_settings.send_rate_per_second = settings.send_rate_per_second;
@@ -63,11 +65,21 @@ fn messaging(
         .unwrap_or(1)
         .max(1);
     messaging_settings.batch_size = i64::try_from(messaging_settings.concurrency * 2).unwrap_or(16);
+    let calendars = CalendarResolver::new(
+        provider_client,
+        GoogleEndpoints {
+            token_url: settings.google_token_url.clone(),
+            api_base: settings.google_api_base.clone(),
+        },
+        tenants.clone(),
+        clock.clone(),
+    );
     Ok(Messaging {
         executor: executor.clone(),
         tenants: tenants.clone(),
         channels,
         models: ModelRouter::new(model_client, tenants.clone(), Arc::new(prices)),
+        calendars,
         clock: clock.clone(),
         settings: messaging_settings,
     })
@@ -91,7 +103,7 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Configuration.
     pub settings: Arc<Settings>,
-    /// Conversations: inbound, outbox, AI, opt-out.
+    /// Conversations (inbound, outbox, AI, opt-out) and each tenant's external calendar.
     pub messaging: Messaging,
 }
 

@@ -10,7 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 
 /// The migrations, in order. Never edit one that has been released: add a new one.
-const MIGRATIONS: [(i64, &str, &str); 9] = [
+const MIGRATIONS: [(i64, &str, &str); 10] = [
     (
         1,
         "event store",
@@ -55,6 +55,11 @@ const MIGRATIONS: [(i64, &str, &str); 9] = [
         9,
         "appointments",
         include_str!("../../migrations/0009_appointments.sql"),
+    ),
+    (
+        10,
+        "calendar connections",
+        include_str!("../../migrations/0010_calendar_connections.sql"),
     ),
 ];
 

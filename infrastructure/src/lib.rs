@@ -13,6 +13,7 @@
 //! - [`appointments`]: booking without double booking, cancelling, free slots.
 //! - [`leads`]: lead use cases that span the aggregate and the phone reservation.
 //! - [`messaging`]: conversations in motion: inbound, outbox, the AI orchestrator, opt-out.
+//! - [`calendars`]: external calendars (Google Calendar) and which one a tenant uses.
 //! - [`channels`]: provider adapters (Twilio, WhatsApp Cloud API, sandbox) and routing.
 //! - [`ai`]: conversation models (rules engine, OpenAI-compatible).
 //! - [`tenants`]: tenant configuration and API keys.
@@ -25,6 +26,7 @@
 pub mod ai;
 pub mod appointments;
 pub mod bulk;
+pub mod calendars;
 pub mod channels;
 pub mod db;
 pub mod event_store;

@@ -4,10 +4,10 @@
 //! API keys are long random secrets, so a fast hash is as safe as a slow one: only their SHA-256
 //! is stored and a presented key is looked up by its hash (an indexed equality), cached briefly.
 //!
-//! A tenant's provider accounts and model key are sealed with the server's [`SecretBox`] before
-//! they are stored ([`channels`], [`ai`]); reading a tenant shows only whether each secret is set,
-//! and [`TenantStore::channel_credentials`] / [`TenantStore::ai_settings`] open them for the
-//! adapters.
+//! A tenant's provider accounts, model key and calendar connection are sealed with the server's
+//! [`SecretBox`] before they are stored ([`channels`], [`ai`], [`calendar`]); reading a tenant
+//! shows only whether each secret is set, and [`TenantStore::channel_credentials`] /
+//! [`TenantStore::ai_settings`] / [`TenantStore::google_connection`] open them for the adapters.
 
 use std::time::Duration;
 
@@ -26,12 +26,18 @@ use crate::secrets::SecretBox;
 use crate::ttl_cache::TtlCache;
 
 pub mod ai;
+pub mod calendar;
+mod calendar_state;
 pub mod channels;
 mod error;
 mod sealing;
 mod stored;
 
 pub use ai::{AiPatch, AiSettings, AiView};
+pub use calendar::{
+    CalendarPatch, CalendarView, ConnectionStamp, ConnectionStatus, Disconnection,
+    GoogleCalendarView, GoogleConnection, GooglePatch,
+};
 pub use channels::{
     ChannelsPatch, ChannelsView, TwilioPatch, TwilioView, WhatsAppCloudPatch, WhatsAppCloudView,
 };
@@ -60,11 +66,13 @@ pub struct Tenant {
     pub channels: ChannelsView,
     /// The conversation model (without its key); `None`: the built-in rules engine answers.
     pub ai: Option<AiView>,
+    /// The external calendar (without its secrets); none: the built-in calendar.
+    pub calendar: CalendarView,
     /// Who is emailed about handoffs.
     pub admin_email: Option<EmailAddress>,
     /// Who is texted about handoffs and named in HELP replies.
     pub admin_phone: Option<PhoneNumber>,
-    /// Where handoff notifications are POSTed (an http or https URL).
+    /// Where handoff and calendar-disconnection notices are POSTed (an http or https URL).
     pub webhook_url: Option<String>,
     /// Created.
     pub created_at: DateTime<Utc>,
@@ -91,6 +99,8 @@ pub struct TenantSettings {
     pub channels: ChannelsPatch,
     /// The model: `Some(None)` removes it, `Some(Some(patch))` merges into it or sets it up.
     pub ai: Option<Option<AiPatch>>,
+    /// Changes to the calendar connection.
+    pub calendar: CalendarPatch,
     /// Handoff email: `Some(None)` removes it.
     pub admin_email: Option<Option<EmailAddress>>,
     /// Handoff phone: `Some(None)` removes it.
@@ -149,6 +159,7 @@ struct Opened {
     tenant: TenantId,
     channels: ChannelCredentials,
     ai: Option<AiSettings>,
+    google: Option<GoogleConnection>,
 }
 
 /// Tenants and keys, over the pool.
@@ -286,6 +297,11 @@ impl TenantStore {
             tenant,
             channels: stored.channels.open(&sealer)?,
             ai: stored.ai.as_ref().map(|ai| ai.open(&sealer)).transpose()?,
+            google: stored
+                .google
+                .as_ref()
+                .map(|google| google.open(&sealer))
+                .transpose()?,
         };
         self.opened.insert(tenant, opened.clone());
         Ok(opened)

@@ -15,8 +15,10 @@
 //! - [`tasks`]: due work (outbox sends, AI replies) for the workers to claim.
 //! - [`timers`]: each engaged lead's next step (outreach, follow-up, unresponsive) and when.
 //! - [`appointments`]: a row per appointment, for lists and calendar views.
+//! - [`calendar_sync`]: appointments whose external calendar (Google) is behind, for the workers.
 
 pub mod appointments;
+pub mod calendar_sync;
 pub mod contacts;
 pub mod conversations;
 pub mod projection;
@@ -40,5 +42,6 @@ pub fn all() -> Vec<Target> {
         Target::live(Arc::new(tasks::TasksProjection)),
         Target::live(Arc::new(timers::TimersProjection)),
         Target::live(Arc::new(appointments::AppointmentsProjection)),
+        Target::live(Arc::new(calendar_sync::CalendarSyncProjection)),
     ]
 }

@@ -81,6 +81,7 @@ async fn book(
             location: None,
             meeting_link: None,
             notes: "first call".into(),
+            reminder_offsets_minutes: vec![],
             now: h(0),
         },
     )

@@ -103,6 +103,12 @@ impl From<Interval> for SlotDto {
 pub struct AvailabilityDto {
     /// The slots.
     pub slots: Vec<SlotDto>,
+    /// The calendar they are free in: `builtin`, or `google:<calendar id>` when the tenant
+    /// connected Google Calendar.
+    pub calendar: String,
+    /// Set when the tenant's Google calendar could not say what is busy (a per-calendar error,
+    /// a lost connection, an outage): nothing is offered then, since unknown is not free.
+    pub unknown_reason: Option<String>,
 }
 
 /// Parses an id for `field`, a 422 naming it otherwise.

@@ -71,6 +71,8 @@ pub enum MessageOriginDto {
     Resubscribed,
     /// The answer to HELP/INFO.
     Help,
+    /// A reminder of a booked appointment.
+    Reminder,
 }
 
 /// What the lead's message meant, as the AI read it.
@@ -437,6 +439,7 @@ mod tests {
             MessageOrigin::OptOutConfirmation,
             MessageOrigin::Resubscribed,
             MessageOrigin::Help,
+            MessageOrigin::Reminder,
         ] {
             assert!(wire::<MessageOriginDto>("origin", origin.as_str()).is_ok());
         }

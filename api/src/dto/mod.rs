@@ -14,4 +14,5 @@ pub mod scheduled;
 pub mod tag;
 pub mod tenant;
 pub mod workflow;
+pub mod workflow_booking;
 pub mod workflow_bulk;

@@ -1,7 +1,7 @@
 //! Bodies of `/api/v1/tenants`: a tenant's settings in and out, and its API keys. Requests hold
 //! primitives; the parsers here turn them into domain values and name the exact field that
 //! was refused (`timezone`, `business_hours.monday.start`, `channels.twilio.account_sid`).
-//! Provider accounts and the model are in [`channels`].
+//! Provider accounts and the model are in [`channels`], the calendar connection in [`calendar`].
 
 use std::fmt;
 
@@ -16,8 +16,10 @@ use uuid::Uuid;
 use crate::dto::hours::{BusinessHoursDto, TimeRangeDto};
 use crate::error::ApiError;
 
+pub mod calendar;
 pub mod channels;
 
+use calendar::{CalendarDto, CalendarRequest};
 use channels::{maybe, AiDto, AiRequest, ChannelsDto, ChannelsRequest};
 
 /// Longest tenant or brand name, in characters.
@@ -52,13 +54,16 @@ pub struct TenantDto {
     /// built-in rules engine answers.
     #[oai(nullable)]
     pub ai: Option<AiDto>,
+    /// The external calendar appointments are written to and busy times read from (secrets
+    /// never shown); without one, the built-in calendar.
+    pub calendar: CalendarDto,
     /// Where handoff notifications are emailed; `null` when not set.
     #[oai(nullable)]
     pub admin_email: Option<String>,
     /// Who is texted about handoffs and named in HELP replies, E.164; `null` when not set.
     #[oai(nullable)]
     pub admin_phone: Option<String>,
-    /// Where handoff notifications are POSTed as JSON; `null` when not set.
+    /// Where handoff and calendar-disconnection notices are POSTed as JSON; `null` when not set.
     #[oai(nullable)]
     pub webhook_url: Option<String>,
     /// Created.
@@ -79,6 +84,7 @@ impl From<&Tenant> for TenantDto {
             quiet_hours: TimeRangeDto::from(tenant.quiet_hours.allowed()),
             channels: ChannelsDto::from(&tenant.channels),
             ai: tenant.ai.as_ref().map(AiDto::from),
+            calendar: CalendarDto::from(&tenant.calendar),
             admin_email: tenant.admin_email.as_ref().map(|e| e.as_str().to_owned()),
             admin_phone: tenant.admin_phone.as_ref().map(|p| p.as_str().to_owned()),
             webhook_url: tenant.webhook_url.clone(),
@@ -112,12 +118,16 @@ pub struct CreateTenantRequest {
     pub channels: Option<ChannelsRequest>,
     /// The conversation model; by default none (the built-in rules engine answers).
     pub ai: Option<AiRequest>,
+    /// The external calendar (complete, see `TenantCalendarChange`); by default none (the
+    /// built-in calendar).
+    pub calendar: Option<CalendarRequest>,
     /// Where handoff notifications are emailed.
     pub admin_email: Option<String>,
     /// Who is texted about handoffs and named in HELP replies; national numbers are read in
     /// `default_country`.
     pub admin_phone: Option<String>,
-    /// Where handoff notifications are POSTed (an absolute http or https URL).
+    /// Where handoff and calendar-disconnection notices are POSTed (an absolute http or https
+    /// URL).
     pub webhook_url: Option<String>,
 }
 
@@ -135,6 +145,7 @@ impl Example for CreateTenantRequest {
             }),
             channels: None,
             ai: None,
+            calendar: None,
             admin_email: Some("frontdesk@acme-dental.example".into()),
             admin_phone: Some("020 7946 0000".into()),
             webhook_url: None,
@@ -172,6 +183,11 @@ impl TryFrom<CreateTenantRequest> for NewTenant {
                 .transpose()?
                 .unwrap_or_default(),
             ai: body.ai.map(AiRequest::parse).transpose()?.map(Some),
+            calendar: body
+                .calendar
+                .map(CalendarRequest::parse)
+                .transpose()?
+                .unwrap_or_default(),
             admin_email: body
                 .admin_email
                 .as_deref()
@@ -231,6 +247,11 @@ pub struct UpdateTenantRequest {
     #[oai(nullable)]
     #[serde(default)]
     pub ai: MaybeUndefined<AiRequest>,
+    /// Changes to the calendar connection: `google` as an object changes the settings it names
+    /// (connecting needs `client_id`, `client_secret` and `refresh_token`) and clears a
+    /// `disconnected` status; `null` disconnects it.
+    #[serde(default)]
+    pub calendar: Option<CalendarRequest>,
     /// New handoff email, or `null` to remove it.
     #[oai(nullable)]
     #[serde(default)]
@@ -240,7 +261,7 @@ pub struct UpdateTenantRequest {
     #[oai(nullable)]
     #[serde(default)]
     pub admin_phone: MaybeUndefined<String>,
-    /// New handoff webhook URL (absolute http or https), or `null` to remove it.
+    /// New notice webhook URL (absolute http or https), or `null` to remove it.
     #[oai(nullable)]
     #[serde(default)]
     pub webhook_url: MaybeUndefined<String>,
@@ -265,6 +286,11 @@ impl UpdateTenantRequest {
                 .transpose()?
                 .unwrap_or_default(),
             ai: maybe(self.ai, AiRequest::parse)?,
+            calendar: self
+                .calendar
+                .map(CalendarRequest::parse)
+                .transpose()?
+                .unwrap_or_default(),
             admin_email: maybe(self.admin_email, |e| email(&e))?,
             admin_phone: maybe(self.admin_phone, |p| phone(&p, country))?,
             webhook_url: maybe(self.webhook_url, |url| {

@@ -23,6 +23,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::dto::hours::BusinessHoursDto;
+use crate::dto::workflow_booking::{minutes, reminder_offsets, shown};
 use crate::error::{invalid, ApiError};
 
 /// The messaging channel a workflow speaks on.
@@ -192,6 +193,14 @@ fn default_opt_out_message() -> String {
     WorkflowDefinition::DEFAULT_OPT_OUT_MESSAGE.to_owned()
 }
 
+fn default_reminder_offsets_minutes() -> Vec<i64> {
+    shown(&WorkflowDefinition::DEFAULT_REMINDER_OFFSETS_MINUTES)
+}
+
+fn default_booking_notice_minutes() -> i64 {
+    i64::from(WorkflowDefinition::DEFAULT_BOOKING_NOTICE_MINUTES)
+}
+
 /// A new workflow; it starts in `draft`. Templates may use the merge fields `{first_name}`,
 /// `{last_name}`, `{brand_name}` and `{custom.KEY}`; any other field is refused.
 #[derive(Debug, Clone, Object, Deserialize)]
@@ -272,6 +281,24 @@ pub struct CreateWorkflowRequest {
     #[oai(nullable)]
     #[serde(default)]
     pub business_hours: Option<BusinessHoursDto>,
+    /// Reminders sent to the lead before each appointment booked through this workflow, in
+    /// minutes before its start: at most 5, each 5 to 10080 (a week), none twice, kept longest
+    /// first; `[]` sends none. Default: a day and an hour before. An appointment keeps the
+    /// reminders in force when it was booked.
+    #[oai(default = "default_reminder_offsets_minutes", validator(max_items = 5))]
+    #[serde(default = "default_reminder_offsets_minutes")]
+    pub reminder_offsets_minutes: Vec<i64>,
+    /// Free time kept before and after each appointment when offering slots, 0 to 240 minutes.
+    #[oai(default, validator(minimum(value = "0"), maximum(value = "240")))]
+    #[serde(default)]
+    pub appointment_buffer_minutes: i64,
+    /// How far ahead of now the earliest offered slot starts, 0 to 10080 minutes (default 60).
+    #[oai(
+        default = "default_booking_notice_minutes",
+        validator(minimum(value = "0"), maximum(value = "10080"))
+    )]
+    #[serde(default = "default_booking_notice_minutes")]
+    pub booking_notice_minutes: i64,
 }
 
 impl Example for CreateWorkflowRequest {
@@ -300,6 +327,9 @@ impl Example for CreateWorkflowRequest {
                 qualifying_answers: vec!["whitening".into(), "implants".into()],
             }],
             business_hours: None,
+            reminder_offsets_minutes: default_reminder_offsets_minutes(),
+            appointment_buffer_minutes: 15,
+            booking_notice_minutes: default_booking_notice_minutes(),
         }
     }
 }
@@ -331,6 +361,12 @@ impl TryFrom<CreateWorkflowRequest> for WorkflowDefinition {
                 .business_hours
                 .map(|hours| hours.parse("business_hours"))
                 .transpose()?,
+            reminder_offsets_minutes: reminder_offsets(&body.reminder_offsets_minutes)?,
+            appointment_buffer_minutes: minutes(
+                "appointment_buffer_minutes",
+                body.appointment_buffer_minutes,
+            )?,
+            booking_notice_minutes: minutes("booking_notice_minutes", body.booking_notice_minutes)?,
         })
     }
 }
@@ -398,6 +434,19 @@ pub struct UpdateWorkflowRequest {
     #[oai(nullable)]
     #[serde(default)]
     pub business_hours: MaybeUndefined<BusinessHoursDto>,
+    /// New reminders before each appointment (the whole list, at most 5, each 5 to 10080
+    /// minutes before the start; `[]`: none). Appointments already booked keep theirs.
+    #[oai(validator(max_items = 5))]
+    #[serde(default)]
+    pub reminder_offsets_minutes: Option<Vec<i64>>,
+    /// New free time kept around each appointment, 0 to 240 minutes.
+    #[oai(validator(minimum(value = "0"), maximum(value = "240")))]
+    #[serde(default)]
+    pub appointment_buffer_minutes: Option<i64>,
+    /// New minimum notice for a booking, 0 to 10080 minutes.
+    #[oai(validator(minimum(value = "0"), maximum(value = "10080")))]
+    #[serde(default)]
+    pub booking_notice_minutes: Option<i64>,
 }
 
 impl TryFrom<UpdateWorkflowRequest> for WorkflowPatch {
@@ -450,6 +499,18 @@ impl TryFrom<UpdateWorkflowRequest> for WorkflowPatch {
                 MaybeUndefined::Null => Some(None),
                 MaybeUndefined::Value(hours) => Some(Some(hours.parse("business_hours")?)),
             },
+            reminder_offsets_minutes: body
+                .reminder_offsets_minutes
+                .map(|list| reminder_offsets(&list))
+                .transpose()?,
+            appointment_buffer_minutes: body
+                .appointment_buffer_minutes
+                .map(|n| minutes("appointment_buffer_minutes", n))
+                .transpose()?,
+            booking_notice_minutes: body
+                .booking_notice_minutes
+                .map(|n| minutes("booking_notice_minutes", n))
+                .transpose()?,
         })
     }
 }
@@ -601,6 +662,13 @@ pub struct WorkflowDto {
     /// The workflow's own booking hours; `null` when the tenant's hours apply.
     #[oai(nullable)]
     pub business_hours: Option<BusinessHoursDto>,
+    /// Reminders before each appointment booked through it, in minutes before the start,
+    /// longest first.
+    pub reminder_offsets_minutes: Vec<i64>,
+    /// Free time kept before and after each appointment when offering slots, in minutes.
+    pub appointment_buffer_minutes: i64,
+    /// How far ahead of now the earliest offered slot starts, in minutes.
+    pub booking_notice_minutes: i64,
     /// How many of its leads are in each status.
     pub lead_counts: LeadCountsDto,
     /// Created.
@@ -653,6 +721,9 @@ impl TryFrom<WorkflowView> for WorkflowDto {
                 .business_hours
                 .as_ref()
                 .map(BusinessHoursDto::from),
+            reminder_offsets_minutes: shown(&definition.reminder_offsets_minutes),
+            appointment_buffer_minutes: i64::from(definition.appointment_buffer_minutes),
+            booking_notice_minutes: i64::from(definition.booking_notice_minutes),
             lead_counts: LeadCountsDto::from(&view.lead_counts),
             created_at: row.created_at,
             updated_at: row.updated_at,
@@ -683,6 +754,9 @@ mod tests {
             WorkflowDefinition::DEFAULT_OPT_OUT_MESSAGE
         );
         assert_eq!(def.business_hours, None);
+        assert_eq!(def.reminder_offsets_minutes, [1440, 60]);
+        assert_eq!(def.appointment_buffer_minutes, 0);
+        assert_eq!(def.booking_notice_minutes, 60);
     }
 
     #[test]
@@ -728,6 +802,15 @@ mod tests {
                 r#""follow_up_steps":[{"delay_hours":"soon","message":{"kind":"ai"}}]"#,
                 "follow_up_steps[0].delay_hours",
             ),
+            (
+                r#""reminder_offsets_minutes":[60,-5]"#,
+                "reminder_offsets_minutes[1]",
+            ),
+            (
+                r#""appointment_buffer_minutes":-1"#,
+                "appointment_buffer_minutes",
+            ),
+            (r#""booking_notice_minutes":-60"#, "booking_notice_minutes"),
         ];
         for (fields, expected) in cases {
             let mut body =

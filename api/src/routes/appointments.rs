@@ -69,7 +69,14 @@ impl AppointmentsApi {
         let tenant = auth.0.tenant()?;
         let request = body.0.parse()?;
         let ctx = state.context(&auth.0, tenant, &request_id);
-        match appointments::book(&state.executor, &ctx, request.clone()).await {
+        match appointments::book(
+            &state.executor,
+            &state.messaging.calendars,
+            &ctx,
+            request.clone(),
+        )
+        .await
+        {
             Ok(booked) => Ok(BookedResponse::Created(Json(AppointmentDto {
                 id: booked.appointment_id.to_string(),
                 lead_id: request.lead_id.to_string(),
@@ -82,6 +89,7 @@ impl AppointmentsApi {
             Err(CommandError::Rejected(AppointmentRefusal::Taken)) => {
                 let alternatives = appointments::alternatives(
                     &state.pool,
+                    &state.messaging.calendars,
                     tenant,
                     request.workflow_id,
                     request.start,
@@ -160,12 +168,21 @@ impl AppointmentsApi {
             parse_id("workflow_id", required("workflow_id", &workflow_id.0)?)?;
         let from = parse_time("from", required("from", &from.0)?)?;
         let to = parse_time("to", required("to", &to.0)?)?;
-        let slots =
-            appointments::availability(&state.pool, tenant, workflow, from, to, state.clock.now())
-                .await
-                .map_err(|error| ApiError::from_command(error, "workflow"))?;
+        let free = appointments::availability(
+            &state.pool,
+            &state.messaging.calendars,
+            tenant,
+            workflow,
+            from,
+            to,
+            state.clock.now(),
+        )
+        .await
+        .map_err(|error| ApiError::from_command(error, "workflow"))?;
         Ok(Json(AvailabilityDto {
-            slots: slots.into_iter().map(Into::into).collect(),
+            slots: free.slots.into_iter().map(Into::into).collect(),
+            calendar: free.calendar.to_string(),
+            unknown_reason: free.unknown,
         }))
     }
     /// List appointments
@@ -392,7 +409,9 @@ impl AppointmentsApi {
         let id = path_id(&id.0)?;
         let start = parse_time("start", &body.0.start)?;
         let ctx = state.context(&auth.0, tenant, &request_id);
-        match appointments::reschedule(&state.executor, &ctx, id, start).await {
+        match appointments::reschedule(&state.executor, &state.messaging.calendars, &ctx, id, start)
+            .await
+        {
             Ok(changed) => Ok(Json(AppointmentChangeDto::new(
                 id.to_string(),
                 &changed.appointment,
@@ -406,6 +425,7 @@ impl AppointmentsApi {
                 let alternatives = match workflow {
                     Some(workflow) => appointments::alternatives(
                         &state.pool,
+                        &state.messaging.calendars,
                         tenant,
                         workflow,
                         start,

@@ -1,6 +1,7 @@
 //! `GET /api/v1/scheduled`: what the product will do on its own and when — each engaged lead's
-//! next outreach, follow-up or unresponsive check (the timers read model) and the messages
-//! waiting in the outbox (the tasks read model) — filtered and paged by due time.
+//! next outreach, follow-up or unresponsive check and each confirmed appointment's next reminder
+//! (the timers read model), and the messages waiting in the outbox (the tasks read model) —
+//! filtered and paged by due time.
 
 use poem::web::Data;
 use poem_openapi::param::Query;
@@ -30,12 +31,13 @@ impl ScheduledApi {
     ///
     /// Upcoming automatic work, soonest first: `outreach` (a pending lead's first message),
     /// `follow_up` (the next follow-up to a silent lead, `step` 1-based), `unresponsive` (when a
-    /// lead whose last follow-up stays unanswered is marked so) and `message` (a queued message
-    /// in the outbox: about to go, waiting for the recipient's sending window, or backing off
-    /// after a provider error). Times outside the sending window show the next opening once
-    /// the item has come due. Filter by `lead_id`, `workflow_id`, `kind`, and `due_from` /
-    /// `due_to` (RFC 3339 times or dates; `due_to` excluded). Pass `next_cursor` back as
-    /// `cursor` for the next page.
+    /// lead whose last follow-up stays unanswered is marked so), `reminder` (the next reminder of
+    /// a confirmed appointment, with its `appointment_id` and `offset_minutes` before the start)
+    /// and `message` (a queued message in the outbox: about to go, waiting for the recipient's
+    /// sending window, or backing off after a provider error). Times outside the sending
+    /// window show the next opening once the item has come due. Filter by `lead_id`,
+    /// `workflow_id`, `kind`, and `due_from` / `due_to` (RFC 3339 times or dates; `due_to`
+    /// excluded). Pass `next_cursor` back as `cursor` for the next page.
     #[oai(path = "/scheduled", method = "get", operation_id = "list_scheduled")]
     #[allow(clippy::too_many_arguments)]
     async fn list(

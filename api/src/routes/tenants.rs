@@ -105,12 +105,15 @@ impl TenantsApi {
     /// The platform admin, or the tenant's own key. Changes only the fields given;
     /// `business_hours` replaces the whole week (days left out are closed).
     ///
-    /// Provider accounts (`channels.twilio`, `channels.whatsapp_cloud`) and `ai` merge setting
-    /// by setting: settings left out keep their value, and `null` removes the provider or the
-    /// model. A provider set up for the first time needs all its required settings (Twilio:
-    /// `account_sid`, `auth_token` and `from_number` or `whatsapp_from`; WhatsApp Cloud: all
-    /// four). Secrets (`auth_token`, `access_token`, `app_secret`, `verify_token`, `api_key`) are
-    /// write-only: stored encrypted, answered only as `*_set` flags. A refused value answers 422
+    /// Provider accounts (`channels.twilio`, `channels.whatsapp_cloud`), `ai` and the calendar
+    /// connection (`calendar.google`) merge setting by setting: settings left out keep their
+    /// value, and `null` removes the provider, the model or the connection. A provider set up
+    /// for the first time needs all its required settings (Twilio: `account_sid`, `auth_token`
+    /// and `from_number` or `whatsapp_from`; WhatsApp Cloud: all four; Google Calendar:
+    /// `client_id`, `client_secret` and `refresh_token`). Any change to `calendar.google`
+    /// clears a `disconnected` status. Secrets (`auth_token`, `access_token`, `app_secret`,
+    /// `verify_token`, `api_key`, `client_secret`, `refresh_token`) are write-only: stored
+    /// encrypted, answered only as `*_set` flags. A refused value answers 422
     /// naming its path (e.g. `channels.twilio.account_sid`) and changes nothing; a secret sent to
     /// a server without `BOOKERBOT_SECRETS_KEY` is refused the same way.
     #[oai(

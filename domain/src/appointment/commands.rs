@@ -33,6 +33,9 @@ pub enum AppointmentCommand {
         meeting_link: Option<String>,
         /// Free notes, possibly empty.
         notes: String,
+        /// The reminders to send, in minutes before the start (the workflow's, fixed now), each
+        /// at most 30 days; kept longest first, once each.
+        reminder_offsets_minutes: Vec<u32>,
         /// The time of the request.
         now: DateTime<Utc>,
     },
@@ -82,6 +85,38 @@ pub enum AppointmentCommand {
         /// How long before the start the reminder is due, in minutes.
         offset_minutes: u32,
         /// When it was sent.
+        at: DateTime<Utc>,
+    },
+    /// A reminder due `offset_minutes` before the start could not go out and was passed over
+    /// (no event if it was already sent or passed over since the last reschedule).
+    RecordReminderSkipped {
+        /// How long before the start the reminder is due, in minutes.
+        offset_minutes: u32,
+        /// Why, 1 to 1000 characters (e.g. `opted_out`, `started`).
+        reason: String,
+        /// When it was passed over.
+        at: DateTime<Utc>,
+    },
+    /// The external calendar now shows the appointment as of its version `through_version` (the
+    /// event written, moved or removed), with the provider's event id and video link when it
+    /// gave them. Only for an external calendar; no event if that version is already synced.
+    RecordCalendarSync {
+        /// The appointment's version the calendar reflects.
+        through_version: i64,
+        /// The provider's event id, when it was created now.
+        event_id: Option<String>,
+        /// The video-call link the provider made, if any.
+        meeting_link: Option<String>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Writing the appointment to its external calendar failed; `retry_at: None` gives up.
+    RecordCalendarSyncFailed {
+        /// What went wrong (kept to 1000 characters).
+        error: String,
+        /// When to try again.
+        retry_at: Option<DateTime<Utc>>,
+        /// When.
         at: DateTime<Utc>,
     },
 }

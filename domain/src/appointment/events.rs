@@ -32,8 +32,12 @@ pub enum AppointmentEvent {
         meeting_link: Option<String>,
         /// Free notes, possibly empty.
         notes: String,
+        /// The reminders to send, in minutes before the start, longest first (absent in events
+        /// recorded before reminders existed: none).
+        #[serde(default)]
+        reminder_offsets_minutes: Vec<u32>,
     },
-    /// The appointment moved; the reminders sent before no longer count.
+    /// The appointment moved; the reminders sent or passed over before no longer count.
     AppointmentRescheduled {
         /// The start before.
         from_start: DateTime<Utc>,
@@ -80,6 +84,37 @@ pub enum AppointmentEvent {
         /// When it was sent.
         at: DateTime<Utc>,
     },
+    /// A reminder could not go out and was passed over.
+    AppointmentReminderSkipped {
+        /// How long before the start it was due, in minutes.
+        offset_minutes: u32,
+        /// Why (e.g. `opted_out`, `started`).
+        reason: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The external calendar shows the appointment as of version `through_version`.
+    AppointmentCalendarSynced {
+        /// The appointment's version the calendar reflects.
+        through_version: i64,
+        /// The provider's event id, when it was created by this sync.
+        event_id: Option<String>,
+        /// The video-call link the provider made, if any.
+        meeting_link: Option<String>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Writing the appointment to its external calendar failed.
+    AppointmentCalendarSyncFailed {
+        /// What went wrong.
+        error: String,
+        /// Failed attempts since the last change or success, this one included.
+        attempt: u32,
+        /// When it is tried again; `None`: given up.
+        retry_at: Option<DateTime<Utc>>,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for AppointmentEvent {
@@ -93,6 +128,9 @@ impl DomainEvent for AppointmentEvent {
             Self::AppointmentNotesEdited { .. } => "AppointmentNotesEdited",
             Self::AppointmentExternalEventRecorded { .. } => "AppointmentExternalEventRecorded",
             Self::AppointmentReminderSent { .. } => "AppointmentReminderSent",
+            Self::AppointmentReminderSkipped { .. } => "AppointmentReminderSkipped",
+            Self::AppointmentCalendarSynced { .. } => "AppointmentCalendarSynced",
+            Self::AppointmentCalendarSyncFailed { .. } => "AppointmentCalendarSyncFailed",
         }
         .to_string()
     }

@@ -32,6 +32,7 @@ impl Appointment {
                 location,
                 meeting_link,
                 notes,
+                reminder_offsets_minutes,
                 now,
             } => book(Booking {
                 lead_id,
@@ -43,6 +44,7 @@ impl Appointment {
                 location,
                 meeting_link,
                 notes,
+                reminder_offsets_minutes,
                 now,
             }),
             _ if !self.booked => Err(AppointmentError::NotBooked),
@@ -55,18 +57,107 @@ impl Appointment {
                 self.record_external_event(&provider, &event_id)
             }
             AppointmentCommand::RecordReminderSent { offset_minutes, at } => {
-                if offset_minutes > MAX_REMINDER_OFFSET_MINUTES {
-                    return Err(AppointmentError::ReminderOffsetOutOfRange {
-                        max: MAX_REMINDER_OFFSET_MINUTES,
-                    });
-                }
+                check_offset(offset_minutes)?;
                 Ok(if self.reminders_sent.contains(&offset_minutes) {
                     vec![]
                 } else {
                     vec![AppointmentEvent::AppointmentReminderSent { offset_minutes, at }]
                 })
             }
+            AppointmentCommand::RecordReminderSkipped {
+                offset_minutes,
+                reason,
+                at,
+            } => self.skip_reminder(offset_minutes, &reason, at),
+            AppointmentCommand::RecordCalendarSync {
+                through_version,
+                event_id,
+                meeting_link,
+                at,
+            } => self.record_sync(through_version, event_id, meeting_link, at),
+            AppointmentCommand::RecordCalendarSyncFailed {
+                error,
+                retry_at,
+                at,
+            } => self.record_sync_failure(&error, retry_at, at),
         }
+    }
+
+    /// Records that the external calendar shows version `through_version`.
+    fn record_sync(
+        &self,
+        through_version: i64,
+        event_id: Option<String>,
+        meeting_link: Option<String>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<AppointmentEvent>, AppointmentError> {
+        if self.calendar.is_builtin() {
+            return Err(AppointmentError::BuiltinCalendar);
+        }
+        let event_id = blank_to_none(event_id.as_deref());
+        if let Some(event_id) = event_id.as_deref() {
+            check_length("event_id", event_id, MAX_EVENT_ID_LEN)?;
+        }
+        let meeting_link = blank_to_none(meeting_link.as_deref());
+        if let Some(link) = meeting_link.as_deref() {
+            check_meeting_link(link)?;
+        }
+        if through_version <= self.synced_version {
+            return Ok(vec![]);
+        }
+        Ok(vec![AppointmentEvent::AppointmentCalendarSynced {
+            through_version,
+            event_id,
+            meeting_link,
+            at,
+        }])
+    }
+
+    /// Records a failed calendar sync; the error is kept to [`MAX_REASON_LEN`] characters.
+    fn record_sync_failure(
+        &self,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<AppointmentEvent>, AppointmentError> {
+        if self.calendar.is_builtin() {
+            return Err(AppointmentError::BuiltinCalendar);
+        }
+        let error: String = error.trim().chars().take(MAX_REASON_LEN).collect();
+        if error.is_empty() {
+            return Err(AppointmentError::FieldEmpty { field: "error" });
+        }
+        Ok(vec![AppointmentEvent::AppointmentCalendarSyncFailed {
+            error,
+            attempt: self.sync_attempts.saturating_add(1),
+            retry_at,
+            at,
+        }])
+    }
+
+    /// Records a reminder passed over, unless it already went out or was passed over.
+    fn skip_reminder(
+        &self,
+        offset_minutes: u32,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<AppointmentEvent>, AppointmentError> {
+        check_offset(offset_minutes)?;
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(AppointmentError::ReasonRequired);
+        }
+        check_length("reason", reason, MAX_REASON_LEN)?;
+        if self.reminders_sent.contains(&offset_minutes)
+            || self.reminders_skipped.contains(&offset_minutes)
+        {
+            return Ok(vec![]);
+        }
+        Ok(vec![AppointmentEvent::AppointmentReminderSkipped {
+            offset_minutes,
+            reason: reason.to_owned(),
+            at,
+        }])
     }
 
     /// Moves a confirmed appointment, keeping its length unless a new end is given.
@@ -220,10 +311,11 @@ struct Booking {
     location: Option<String>,
     meeting_link: Option<String>,
     notes: String,
+    reminder_offsets_minutes: Vec<u32>,
     now: DateTime<Utc>,
 }
 
-/// Checks a booking and records it as confirmed.
+/// Checks a booking and records it as confirmed, its reminders longest first and once each.
 fn book(booking: Booking) -> Result<Vec<AppointmentEvent>, AppointmentError> {
     check_times(booking.start, booking.end, booking.now)?;
     let location = blank_to_none(booking.location.as_deref());
@@ -235,6 +327,12 @@ fn book(booking: Booking) -> Result<Vec<AppointmentEvent>, AppointmentError> {
         check_meeting_link(link)?;
     }
     let notes = clean_notes(&booking.notes)?;
+    let mut reminder_offsets_minutes = booking.reminder_offsets_minutes;
+    for offset in &reminder_offsets_minutes {
+        check_offset(*offset)?;
+    }
+    reminder_offsets_minutes.sort_unstable_by(|a, b| b.cmp(a));
+    reminder_offsets_minutes.dedup();
     Ok(vec![AppointmentEvent::AppointmentBooked {
         lead_id: booking.lead_id,
         workflow_id: booking.workflow_id,
@@ -245,7 +343,18 @@ fn book(booking: Booking) -> Result<Vec<AppointmentEvent>, AppointmentError> {
         location,
         meeting_link,
         notes,
+        reminder_offsets_minutes,
     }])
+}
+
+/// A reminder at most 30 days before the start.
+const fn check_offset(offset_minutes: u32) -> Result<(), AppointmentError> {
+    if offset_minutes > MAX_REMINDER_OFFSET_MINUTES {
+        return Err(AppointmentError::ReminderOffsetOutOfRange {
+            max: MAX_REMINDER_OFFSET_MINUTES,
+        });
+    }
+    Ok(())
 }
 
 /// Not in the past, ending after it starts, at most a day long.

@@ -7,6 +7,9 @@
 //! Duplicated commands change nothing (cancelling twice, completing twice, recording the same
 //! reminder or external event again), so retried requests, timers and webhooks are harmless.
 //!
+//! The reminders to send are fixed at booking (the workflow's offsets then); which of them is
+//! still to go, and which is due, is in `reminders.rs`.
+//!
 //! What the aggregate does not decide: whether the slot is free (no double booking needs every
 //! appointment of the calendar, so it is a reservation kept beside the events), and what happens
 //! to the lead (the booking use case moves it to `booked`). Those belong to the use cases that
@@ -19,6 +22,7 @@ mod commands;
 mod errors;
 mod events;
 mod handle;
+mod reminders;
 mod status;
 #[cfg(test)]
 mod tests;
@@ -95,6 +99,18 @@ pub struct Appointment {
     external_event: Option<ExternalEvent>,
     /// Offsets (minutes before the start) of the reminders sent since the last (re)schedule.
     reminders_sent: BTreeSet<u32>,
+    /// The reminders to send, in minutes before the start, longest first (fixed at booking).
+    #[serde(default)]
+    reminder_offsets: Vec<u32>,
+    /// Offsets of the reminders passed over since the last (re)schedule.
+    #[serde(default)]
+    reminders_skipped: BTreeSet<u32>,
+    /// The last version the external calendar was synced to (0: never).
+    #[serde(default)]
+    synced_version: i64,
+    /// Failed calendar syncs since the last change or success.
+    #[serde(default)]
+    sync_attempts: u32,
 }
 
 impl Default for Appointment {
@@ -114,6 +130,10 @@ impl Default for Appointment {
             cancel_reason: None,
             external_event: None,
             reminders_sent: BTreeSet::new(),
+            reminder_offsets: Vec::new(),
+            reminders_skipped: BTreeSet::new(),
+            synced_version: 0,
+            sync_attempts: 0,
         }
     }
 }
@@ -185,6 +205,18 @@ impl Appointment {
         &self.notes
     }
 
+    /// The last version of the appointment its external calendar shows (0: never synced).
+    #[must_use]
+    pub const fn synced_version(&self) -> i64 {
+        self.synced_version
+    }
+
+    /// Failed calendar syncs since the last change or success.
+    #[must_use]
+    pub const fn sync_attempts(&self) -> u32 {
+        self.sync_attempts
+    }
+
     /// Lifecycle status.
     #[must_use]
     pub const fn status(&self) -> AppointmentStatus {
@@ -247,6 +279,7 @@ impl Aggregate for Appointment {
                 location,
                 meeting_link,
                 notes,
+                reminder_offsets_minutes,
             } => {
                 *self = Self {
                     booked: true,
@@ -263,16 +296,23 @@ impl Aggregate for Appointment {
                     cancel_reason: None,
                     external_event: None,
                     reminders_sent: BTreeSet::new(),
+                    reminder_offsets: reminder_offsets_minutes,
+                    reminders_skipped: BTreeSet::new(),
+                    synced_version: 0,
+                    sync_attempts: 0,
                 };
             }
             AppointmentEvent::AppointmentRescheduled { start, end, .. } => {
                 self.start = start;
                 self.end = end;
+                self.sync_attempts = 0;
                 self.reminders_sent.clear();
+                self.reminders_skipped.clear();
             }
             AppointmentEvent::AppointmentCancelled { reason, .. } => {
                 self.status = AppointmentStatus::Cancelled;
                 self.cancel_reason = Some(reason);
+                self.sync_attempts = 0;
             }
             AppointmentEvent::AppointmentCompleted { .. } => {
                 self.status = AppointmentStatus::Completed;
@@ -282,8 +322,32 @@ impl Aggregate for Appointment {
             AppointmentEvent::AppointmentExternalEventRecorded { provider, event_id } => {
                 self.external_event = Some(ExternalEvent { provider, event_id });
             }
+            AppointmentEvent::AppointmentCalendarSynced {
+                through_version,
+                event_id,
+                meeting_link,
+                ..
+            } => {
+                self.synced_version = self.synced_version.max(through_version);
+                self.sync_attempts = 0;
+                if let Some(event_id) = event_id {
+                    self.external_event = Some(ExternalEvent {
+                        provider: self.calendar.provider().to_owned(),
+                        event_id,
+                    });
+                }
+                if meeting_link.is_some() {
+                    self.meeting_link = meeting_link;
+                }
+            }
+            AppointmentEvent::AppointmentCalendarSyncFailed { attempt, .. } => {
+                self.sync_attempts = attempt;
+            }
             AppointmentEvent::AppointmentReminderSent { offset_minutes, .. } => {
                 self.reminders_sent.insert(offset_minutes);
+            }
+            AppointmentEvent::AppointmentReminderSkipped { offset_minutes, .. } => {
+                self.reminders_skipped.insert(offset_minutes);
             }
         }
     }

@@ -1,12 +1,15 @@
 //! Given/when/then tests of the Appointment aggregate: the state, events and booking here;
 //! rescheduling and the status lifecycle in `tests/lifecycle.rs`; notes, external events and
-//! reminders in `tests/records.rs`.
+//! sent reminders in `tests/records.rs`; which reminder is left and due, and passing one over, in
+//! `tests/reminders.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod booking;
 mod lifecycle;
 mod records;
+mod reminders;
+mod sync;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use cqrs_es::test::TestFramework;
@@ -68,6 +71,7 @@ fn book() -> AppointmentCommand {
         location: Some("  1 High Street  ".into()),
         meeting_link: Some("https://meet.example.com/abc".into()),
         notes: " First visit ".into(),
+        reminder_offsets_minutes: vec![60, 1440],
         now: now(),
     }
 }
@@ -83,6 +87,7 @@ fn book_at(start: DateTime<Utc>, end: DateTime<Utc>) -> AppointmentCommand {
             location,
             meeting_link,
             notes,
+            reminder_offsets_minutes,
             now,
             ..
         } => AppointmentCommand::Book {
@@ -95,6 +100,7 @@ fn book_at(start: DateTime<Utc>, end: DateTime<Utc>) -> AppointmentCommand {
             location,
             meeting_link,
             notes,
+            reminder_offsets_minutes,
             now,
         },
         _ => unreachable!(),
@@ -118,6 +124,7 @@ fn booked_in(calendar: CalendarRef) -> AppointmentEvent {
         location: Some("1 High Street".into()),
         meeting_link: Some("https://meet.example.com/abc".into()),
         notes: "First visit".into(),
+        reminder_offsets_minutes: vec![1440, 60],
     }
 }
 
@@ -158,8 +165,25 @@ fn sample_events() -> Vec<AppointmentEvent> {
             offset_minutes: 60,
             at: start(),
         },
+        AppointmentEvent::AppointmentReminderSkipped {
+            offset_minutes: 1440,
+            reason: "opted_out".into(),
+            at: start(),
+        },
         AppointmentEvent::AppointmentNotesEdited {
             notes: "Bring ID".into(),
+        },
+        AppointmentEvent::AppointmentCalendarSyncFailed {
+            error: "Google answered 503".into(),
+            attempt: 1,
+            retry_at: Some(start()),
+            at: start(),
+        },
+        AppointmentEvent::AppointmentCalendarSynced {
+            through_version: 7,
+            event_id: None,
+            meeting_link: None,
+            at: start(),
         },
         AppointmentEvent::AppointmentCompleted {
             at: end() + minutes(90),
@@ -211,6 +235,16 @@ fn the_state_reflects_every_event() {
         vec![60],
         "a reschedule forgets the reminders sent before it"
     );
+    assert_eq!(state.reminder_offsets(), [1440, 60]);
+    assert_eq!(
+        state
+            .reminders_skipped()
+            .iter()
+            .copied()
+            .collect::<Vec<_>>(),
+        vec![1440]
+    );
+    assert_eq!((state.synced_version(), state.sync_attempts()), (7, 0));
     let json = serde_json::to_string(&state).unwrap();
     assert_eq!(serde_json::from_str::<Appointment>(&json).unwrap(), state);
 }
@@ -231,7 +265,7 @@ fn every_event_round_trips_through_json_with_a_stable_name() {
     let mut names: Vec<String> = events.iter().map(DomainEvent::event_type).collect();
     names.sort();
     names.dedup();
-    assert_eq!(names.len(), 8, "one sample per variant");
+    assert_eq!(names.len(), 11, "one sample per variant");
     for event in events {
         let json = serde_json::to_value(&event).unwrap();
         assert_eq!(
@@ -262,6 +296,7 @@ fn the_booked_payload_keeps_its_field_names() {
             "location",
             "meeting_link",
             "notes",
+            "reminder_offsets_minutes",
             "start",
             "timezone",
             "workflow_id"
@@ -273,6 +308,24 @@ fn the_booked_payload_keeps_its_field_names() {
     );
     assert_eq!(json["AppointmentBooked"]["timezone"], "Europe/London");
     assert_eq!(json["AppointmentBooked"]["start"], "2026-03-03T15:00:00Z");
+    assert_eq!(
+        json["AppointmentBooked"]["reminder_offsets_minutes"],
+        serde_json::json!([1440, 60])
+    );
+}
+
+#[test]
+fn a_booking_recorded_before_reminders_existed_has_none() {
+    let mut json = serde_json::to_value(booked()).unwrap();
+    json["AppointmentBooked"]
+        .as_object_mut()
+        .unwrap()
+        .remove("reminder_offsets_minutes");
+    let event: AppointmentEvent = serde_json::from_value(json).unwrap();
+    let mut state = Appointment::default();
+    state.apply(event);
+    assert!(state.reminder_offsets().is_empty());
+    assert!(state.reminders_left().is_empty());
 }
 
 #[test]

@@ -3,10 +3,10 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::values::{LeadId, MessageId};
+use crate::values::{AppointmentId, LeadId, MessageId};
 use crate::Channel;
 
-use super::{AiFollowUp, AiTurn, DeliveryStatus, MessageContent, MessageOrigin};
+use super::{AiFollowUp, AiTurn, DeliveryStatus, MessageContent, MessageOrigin, SlotOffer};
 
 /// A command for the Conversation aggregate.
 #[derive(Debug, Clone, PartialEq)]
@@ -169,6 +169,25 @@ pub enum ConversationCommand {
     },
     /// The AI may answer again (no event if not handed off).
     ResumeAi {
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Offer appointment times in an outbound message of this conversation (1 to
+    /// [`super::MAX_OFFERED_SLOTS`] well-formed times); replaces the earlier offer.
+    OfferSlots {
+        /// The times, in the order the message lists them.
+        slots: Vec<SlotOffer>,
+        /// The message that lists them (queued before, in this conversation).
+        message_id: MessageId,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Record that the lead booked an appointment here: the offer is used up.
+    RecordBooking {
+        /// The appointment booked.
+        appointment_id: AppointmentId,
+        /// When it starts.
+        start: DateTime<Utc>,
         /// When.
         at: DateTime<Utc>,
     },

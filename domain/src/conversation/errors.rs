@@ -35,4 +35,8 @@ pub enum ConversationError {
     /// The command is for another lead or channel than the conversation's.
     #[error("the command does not belong to this conversation")]
     WrongConversation,
+    /// An offer of appointment times must list 1 to 5 times, each ending after it starts and
+    /// labelled in at most 100 characters.
+    #[error("an offer must list 1 to 5 well-formed appointment times")]
+    InvalidOffer,
 }

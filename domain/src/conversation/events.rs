@@ -8,10 +8,10 @@ use chrono::{DateTime, Utc};
 use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
-use crate::values::{LeadId, MessageId};
+use crate::values::{AppointmentId, LeadId, MessageId};
 use crate::Channel;
 
-use super::{DeliveryStatus, Intent, MessageContent, MessageOrigin};
+use super::{DeliveryStatus, Intent, MessageContent, MessageOrigin, SlotOffer};
 
 /// One answer of the conversation model, with what it cost.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -229,6 +229,24 @@ pub enum ConversationEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Appointment times were offered to the lead in `message_id`; they replace any earlier offer.
+    AppointmentSlotsOffered {
+        /// The times, in the order they were listed.
+        slots: Vec<SlotOffer>,
+        /// The outbound message that lists them.
+        message_id: MessageId,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The lead booked an appointment in the conversation; the offer is used up.
+    AppointmentBookedInConversation {
+        /// The appointment booked.
+        appointment_id: AppointmentId,
+        /// When it starts.
+        start: DateTime<Utc>,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for ConversationEvent {
@@ -251,6 +269,8 @@ impl DomainEvent for ConversationEvent {
             Self::ConversationHandedOff { .. } => "ConversationHandedOff",
             Self::HandoffNotified { .. } => "HandoffNotified",
             Self::AiResumed { .. } => "AiResumed",
+            Self::AppointmentSlotsOffered { .. } => "AppointmentSlotsOffered",
+            Self::AppointmentBookedInConversation { .. } => "AppointmentBookedInConversation",
         }
         .to_string()
     }

@@ -10,7 +10,7 @@ use crate::Channel;
 
 use super::{
     Conversation, ConversationCommand, ConversationError, ConversationEvent, DeliveryStatus,
-    MessageContent, MessageOrigin,
+    MessageContent, MessageOrigin, SlotOffer, MAX_OFFERED_SLOTS,
 };
 
 type Decision = Result<Vec<ConversationEvent>, ConversationError>;
@@ -250,6 +250,36 @@ impl Conversation {
             } else {
                 vec![]
             }),
+            ConversationCommand::OfferSlots {
+                slots,
+                message_id,
+                at,
+            } => {
+                if slots.is_empty()
+                    || slots.len() > MAX_OFFERED_SLOTS
+                    || !slots.iter().all(SlotOffer::is_valid)
+                {
+                    return Err(ConversationError::InvalidOffer);
+                }
+                self.message(message_id)?;
+                Ok(vec![ConversationEvent::AppointmentSlotsOffered {
+                    slots,
+                    message_id,
+                    at,
+                }])
+            }
+            ConversationCommand::RecordBooking {
+                appointment_id,
+                start,
+                at,
+            } => {
+                self.started.ok_or(ConversationError::WrongConversation)?;
+                Ok(vec![ConversationEvent::AppointmentBookedInConversation {
+                    appointment_id,
+                    start,
+                    at,
+                }])
+            }
         }
     }
 

@@ -115,6 +115,8 @@ pub enum MessageOrigin {
     Resubscribed,
     /// The answer to HELP/INFO: the business's identity.
     Help,
+    /// A reminder of a booked appointment.
+    Reminder,
 }
 
 impl MessageOrigin {
@@ -129,6 +131,7 @@ impl MessageOrigin {
             Self::OptOutConfirmation => "opt_out_confirmation",
             Self::Resubscribed => "resubscribed",
             Self::Help => "help",
+            Self::Reminder => "reminder",
         }
     }
 

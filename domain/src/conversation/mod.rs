@@ -16,6 +16,7 @@ pub mod intent;
 pub mod keywords;
 pub mod message;
 pub mod qualification;
+mod slots;
 #[cfg(test)]
 mod tests;
 
@@ -37,6 +38,7 @@ pub use intent::Intent;
 pub use keywords::Keyword;
 pub use message::{DeliveryStatus, MessageContent, MessageOrigin, MAX_BODY_LEN};
 pub use qualification::{evaluate as evaluate_qualification, Qualification};
+pub use slots::{SlotOffer, MAX_OFFERED_SLOTS, MAX_SLOT_LABEL_LEN};
 
 /// How long after the lead's last message WhatsApp accepts free text.
 pub const WHATSAPP_WINDOW_HOURS: i64 = 24;
@@ -110,6 +112,9 @@ pub struct Conversation {
     /// Follow-up messages whose writing by the AI is recorded.
     #[serde(default)]
     ai_follow_ups: HashSet<MessageId>,
+    /// The appointment times last offered and not yet taken.
+    #[serde(default)]
+    offered_slots: Vec<SlotOffer>,
 }
 
 impl Conversation {
@@ -178,6 +183,12 @@ impl Conversation {
     /// Every outbound message, in id order.
     pub fn outbound_messages(&self) -> impl Iterator<Item = &OutboundMessage> {
         self.outbound.values()
+    }
+
+    /// The appointment times last offered to the lead and not yet booked, in offer order.
+    #[must_use]
+    pub fn offered_slots(&self) -> &[SlotOffer] {
+        &self.offered_slots
     }
 
     /// Ids of the messages still waiting in the outbox.
@@ -334,6 +345,10 @@ impl Aggregate for Conversation {
             ConversationEvent::AiResumed { .. } => {
                 self.handed_off = false;
                 self.handoff_reason = None;
+            }
+            ConversationEvent::AppointmentSlotsOffered { slots, .. } => self.offered_slots = slots,
+            ConversationEvent::AppointmentBookedInConversation { .. } => {
+                self.offered_slots.clear();
             }
         }
     }

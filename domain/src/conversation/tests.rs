@@ -10,6 +10,7 @@ mod ai_follow_up;
 mod cancel_retry;
 mod delivery;
 mod inbound;
+mod slot_offers;
 mod window;
 
 use std::collections::BTreeSet;
@@ -258,6 +259,20 @@ fn sample_events() -> Vec<ConversationEvent> {
             at: at(80),
         },
         ConversationEvent::AiResumed { at: at(90) },
+        ConversationEvent::AppointmentSlotsOffered {
+            slots: vec![SlotOffer {
+                start: hours(24),
+                end: hours(24) + Duration::minutes(30),
+                label: "Sun 2 Mar 09:00".into(),
+            }],
+            message_id: msg(2),
+            at: at(95),
+        },
+        ConversationEvent::AppointmentBookedInConversation {
+            appointment_id: crate::values::AppointmentId::from_uuid(Uuid::from_u128(9)),
+            start: hours(24),
+            at: at(99),
+        },
     ]
 }
 
@@ -265,7 +280,7 @@ fn sample_events() -> Vec<ConversationEvent> {
 fn every_event_round_trips_through_json() {
     let events = sample_events();
     let names: BTreeSet<String> = events.iter().map(DomainEvent::event_type).collect();
-    assert_eq!(names.len(), 14, "one sample per variant");
+    assert_eq!(names.len(), 16, "one sample per variant");
     for event in events {
         let json = serde_json::to_string(&event).unwrap();
         assert_eq!(
@@ -301,6 +316,8 @@ fn event_type_names_are_stable() {
             "AiReplySkipped",
             "ConversationHandedOff",
             "AiResumed",
+            "AppointmentSlotsOffered",
+            "AppointmentBookedInConversation",
         ]
     );
 }

@@ -1,6 +1,7 @@
 //! What a workflow does: the channel, the messages, the follow-up cadence, the qualification
-//! questions and when appointments can be booked. Each field is a parsed value; `check` adds
-//! the rules that span fields or bound free text, and the aggregate runs it on every change.
+//! questions, and when appointments can be booked and how leads are reminded of them. Each field
+//! is a parsed value or bounded minutes; `check` adds the rules that span fields or bound free
+//! text and minutes, and the aggregate runs it on every change.
 
 use std::collections::HashSet;
 
@@ -62,6 +63,16 @@ pub struct WorkflowDefinition {
     pub qualification_questions: Vec<QualificationQuestion>,
     /// When appointments can be booked; `None` means the tenant's hours apply.
     pub business_hours: Option<BusinessHours>,
+    /// Reminders sent before each appointment booked through the workflow, in minutes before
+    /// its start: at most 5, each 5 to 10080, none twice, longest first. See `booking.rs`.
+    #[serde(default = "super::booking::default_reminder_offsets")]
+    pub reminder_offsets_minutes: Vec<u32>,
+    /// Free time kept before and after each appointment when offering slots, 0 to 240 minutes.
+    #[serde(default)]
+    pub appointment_buffer_minutes: u32,
+    /// How far ahead of now the earliest offered slot starts, 0 to 10080 minutes.
+    #[serde(default = "super::booking::default_booking_notice")]
+    pub booking_notice_minutes: u32,
 }
 
 impl WorkflowDefinition {
@@ -87,6 +98,9 @@ impl WorkflowDefinition {
             appointment_duration_minutes: AppointmentDuration::default(),
             qualification_questions: Vec::new(),
             business_hours: None,
+            reminder_offsets_minutes: Self::DEFAULT_REMINDER_OFFSETS_MINUTES.to_vec(),
+            appointment_buffer_minutes: 0,
+            booking_notice_minutes: Self::DEFAULT_BOOKING_NOTICE_MINUTES,
         }
     }
 
@@ -174,7 +188,7 @@ impl WorkflowDefinition {
                 ));
             }
         }
-        Ok(())
+        self.check_booking()
     }
 }
 

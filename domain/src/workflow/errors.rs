@@ -71,4 +71,33 @@ pub enum WorkflowError {
     /// Two qualification questions share a key.
     #[error("qualification_questions uses the key '{0}' more than once")]
     DuplicateQuestionKey(String),
+    /// More reminders than allowed.
+    #[error("reminder_offsets_minutes has {count} reminders; at most {max} are allowed")]
+    TooManyReminders {
+        /// Reminders given.
+        count: usize,
+        /// The maximum.
+        max: usize,
+    },
+    /// A reminder too close to the start or too far before it.
+    #[error("reminder_offsets_minutes: {offset} must be between {min} and {max} minutes")]
+    ReminderOffsetOutOfRange {
+        /// The offset given, in minutes before the start.
+        offset: u32,
+        /// The shortest offset.
+        min: u32,
+        /// The longest offset.
+        max: u32,
+    },
+    /// Two reminders at the same time.
+    #[error("reminder_offsets_minutes lists {0} more than once")]
+    DuplicateReminderOffset(u32),
+    /// A booking setting in minutes above its maximum.
+    #[error("{field} must be at most {max} minutes")]
+    MinutesTooLarge {
+        /// The definition field.
+        field: &'static str,
+        /// The maximum, in minutes.
+        max: u32,
+    },
 }

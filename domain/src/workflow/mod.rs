@@ -3,8 +3,10 @@
 //!
 //! Lifecycle: `draft` → (`Activate`) → `active` ⇄ (`Pause` / `Resume`) `paused`; `Archive` from
 //! any of those → `archived`, which is final. The definition may be edited in any state but
-//! `archived`; every edit is checked as a whole (see [`WorkflowDefinition::check`]).
+//! `archived`; every edit is checked as a whole (see [`WorkflowDefinition::check`]), with its
+//! reminders put longest first.
 
+mod booking;
 mod channel;
 mod commands;
 mod definition;
@@ -71,6 +73,7 @@ impl Workflow {
         let Some(current) = &self.definition else {
             return match command {
                 WorkflowCommand::CreateWorkflow { definition } => {
+                    let definition = definition.with_sorted_reminders();
                     definition.check()?;
                     Ok(vec![WorkflowEvent::WorkflowCreated { definition }])
                 }
@@ -83,7 +86,7 @@ impl Workflow {
             WorkflowCommand::CreateWorkflow { .. } => Err(WorkflowError::AlreadyCreated),
             _ if from == Archived => Err(WorkflowError::Archived),
             WorkflowCommand::UpdateWorkflow { patch } => {
-                let definition = patch.apply_to(current);
+                let definition = patch.apply_to(current).with_sorted_reminders();
                 definition.check()?;
                 Ok(if definition == *current {
                     vec![]

@@ -40,6 +40,12 @@ pub struct WorkflowPatch {
     pub qualification_questions: Option<Vec<QualificationQuestion>>,
     /// New business hours; `Some(None)` falls back to the tenant's hours.
     pub business_hours: Option<Option<BusinessHours>>,
+    /// New reminder offsets (the whole list; `Some(vec![])`: no reminders).
+    pub reminder_offsets_minutes: Option<Vec<u32>>,
+    /// New buffer around appointments.
+    pub appointment_buffer_minutes: Option<u32>,
+    /// New minimum notice for a booking.
+    pub booking_notice_minutes: Option<u32>,
 }
 
 impl WorkflowPatch {
@@ -81,6 +87,16 @@ impl WorkflowPatch {
                 .clone()
                 .unwrap_or_else(|| def.qualification_questions.clone()),
             business_hours: self.business_hours.unwrap_or(def.business_hours),
+            reminder_offsets_minutes: self
+                .reminder_offsets_minutes
+                .clone()
+                .unwrap_or_else(|| def.reminder_offsets_minutes.clone()),
+            appointment_buffer_minutes: self
+                .appointment_buffer_minutes
+                .unwrap_or(def.appointment_buffer_minutes),
+            booking_notice_minutes: self
+                .booking_notice_minutes
+                .unwrap_or(def.booking_notice_minutes),
         }
     }
 

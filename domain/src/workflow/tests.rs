@@ -1,8 +1,9 @@
 //! Given/when/then tests of the Workflow aggregate: creation and edits here, the lifecycle in
-//! `tests/lifecycle.rs`.
+//! `tests/lifecycle.rs`, the booking settings (reminders, buffer, notice) in `tests/booking.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod booking;
 mod lifecycle;
 
 use cqrs_es::test::TestFramework;

@@ -2,14 +2,16 @@
 //! reservation, the appointment and the lead (see the module docs of [`super`] for the rules).
 
 use anyhow::Context;
-use application::CommandContext;
+use application::{CalendarProvider, CommandContext};
 use chrono::{DateTime, Duration, Utc};
-use domain::values::{AppointmentId, LeadId, WorkflowId};
+use domain::values::{AppointmentId, Interval, LeadId, WorkflowId};
 use domain::{Appointment, AppointmentCommand, CalendarRef, Lead, LeadCommand, LeadStatus};
 use sqlx::PgConnection;
 
+use super::availability::{calendar_of, external_busy};
 use super::settings::{tenant_calendar, usable_workflow};
 use super::AppointmentRefusal;
+use crate::calendars::CalendarResolver;
 use crate::event_store::{self, StoreError};
 use crate::executor::{execute_in, CommandError, CommandExecutor, Existence};
 
@@ -86,14 +88,52 @@ fn not_found_or(error: CommandError<domain::AppointmentError>) -> CommandError<A
 }
 
 /// Moves appointment `id` to `start`, keeping its length, and moves its reservation in the same
-/// transaction: when another live appointment overlaps the new time the answer is
+/// transaction: when another live appointment overlaps the new time, or Google reports it busy
+/// for an appointment in the tenant's Google calendar, the answer is
 /// [`AppointmentRefusal::Taken`] and nothing changes (the old slot stays held).
 pub async fn reschedule(
     executor: &CommandExecutor,
+    calendars: &CalendarResolver,
     ctx: &CommandContext,
     id: AppointmentId,
     start: DateTime<Utc>,
 ) -> Result<Changed, CommandError<AppointmentRefusal>> {
+    let calendar = calendar_of(calendars, ctx.tenant_id).await?;
+    if let Some(provider) = &calendar.provider {
+        let mut conn = executor
+            .pool()
+            .acquire()
+            .await
+            .context("Failed to acquire a connection to read an appointment")
+            .map_err(CommandError::Database)?;
+        let current = match event_store::load::<Appointment>(
+            &mut conn,
+            ctx.tenant_id.as_uuid(),
+            &id.to_string(),
+        )
+        .await
+        {
+            Ok(loaded) => loaded.aggregate,
+            Err(StoreError::OtherTenant) => {
+                return Err(CommandError::Rejected(
+                    AppointmentRefusal::UnknownAppointment,
+                ))
+            }
+            Err(error) => return Err(error.into()),
+        };
+        drop(conn);
+        if current.is_booked() && current.calendar() == provider.calendar() {
+            let own = Interval {
+                start: current.start(),
+                end: current.end(),
+            };
+            let wanted = Interval {
+                start,
+                end: start + current.length(),
+            };
+            externally_free(provider.as_ref(), wanted, Some(own)).await?;
+        }
+    }
     executor
         .in_transaction(|conn| {
             let ctx = ctx.clone();
@@ -205,27 +245,83 @@ async fn update_in(
     })
 }
 
-/// Books `request` in the built-in calendar, in one transaction: the lead must be the tenant's,
-/// not opted out and not archived; the workflow the tenant's and not archived; the slot free.
-/// The lead becomes `booked`. Any refusal leaves nothing written.
+/// Books `request` in the tenant's calendar (its Google calendar if connected, else the
+/// built-in one), in one transaction: the lead must be the tenant's, not opted out and not
+/// archived; the workflow the tenant's and not archived; the slot free — in the reservations
+/// and, for Google, in what Google reports busy right now (unknown there refuses with
+/// [`AppointmentRefusal::CalendarUnavailable`]). The lead becomes `booked`. Any refusal leaves
+/// nothing written.
 pub async fn book(
     executor: &CommandExecutor,
+    calendars: &CalendarResolver,
     ctx: &CommandContext,
     request: BookRequest,
 ) -> Result<Booked, CommandError<AppointmentRefusal>> {
+    let calendar = calendar_of(calendars, ctx.tenant_id).await?;
+    if let Some(provider) = &calendar.provider {
+        let length = workflow_length(executor, ctx, request.workflow_id).await?;
+        let wanted = Interval {
+            start: request.start,
+            end: request.start + length,
+        };
+        externally_free(provider.as_ref(), wanted, None).await?;
+    }
     executor
         .in_transaction(|conn| {
             let ctx = ctx.clone();
             let request = request.clone();
-            Box::pin(async move { book_in(conn, &ctx, request).await })
+            let calendar = calendar.calendar.clone();
+            Box::pin(async move { book_in(conn, &ctx, request, &calendar).await })
         })
         .await
 }
 
-async fn book_in(
+/// The length of `workflow`'s appointments.
+async fn workflow_length(
+    executor: &CommandExecutor,
+    ctx: &CommandContext,
+    workflow: WorkflowId,
+) -> Step<Duration> {
+    let mut conn = executor
+        .pool()
+        .acquire()
+        .await
+        .context("Failed to acquire a connection to read a workflow")
+        .map_err(CommandError::Database)?;
+    let definition = usable_workflow(&mut conn, ctx.tenant_id, workflow).await?;
+    Ok(Duration::minutes(i64::from(
+        definition.appointment_duration_minutes.get(),
+    )))
+}
+
+/// Whether the external calendar has `wanted` free, ignoring the busy block that is exactly
+/// `own` (the appointment being moved, already in that calendar).
+async fn externally_free(
+    provider: &dyn CalendarProvider,
+    wanted: Interval,
+    own: Option<Interval>,
+) -> Step<()> {
+    let busy = external_busy(provider, wanted.start, wanted.end)
+        .await
+        .map_err(|reason| {
+            CommandError::Rejected(AppointmentRefusal::CalendarUnavailable { reason })
+        })?;
+    let clash = busy
+        .iter()
+        .any(|block| Some(*block) != own && block.start < wanted.end && wanted.start < block.end);
+    if clash {
+        return Err(CommandError::Rejected(AppointmentRefusal::Taken));
+    }
+    Ok(())
+}
+
+/// [`book`] in the caller's transaction, in `calendar` (the orchestrator books with the AI turn,
+/// in the calendar its availability came from).
+pub(crate) async fn book_in(
     conn: &mut PgConnection,
     ctx: &CommandContext,
     request: BookRequest,
+    calendar_ref: &CalendarRef,
 ) -> Step<Booked> {
     let lead = bookable_lead(conn, ctx, request.lead_id).await?;
     let workflow = usable_workflow(conn, ctx.tenant_id, request.workflow_id).await?;
@@ -242,12 +338,11 @@ async fn book_in(
     let end =
         request.start + Duration::minutes(i64::from(workflow.appointment_duration_minutes.get()));
     let appointment_id = AppointmentId::new();
-    let builtin = CalendarRef::builtin();
     reserve(
         conn,
         ctx,
         appointment_id,
-        &builtin,
+        calendar_ref,
         request.lead_id,
         request.start,
         end,
@@ -264,10 +359,11 @@ async fn book_in(
             start: request.start,
             end,
             timezone: calendar.zone,
-            calendar: builtin,
+            calendar: calendar_ref.clone(),
             location: None,
             meeting_link: None,
             notes: request.notes,
+            reminder_offsets_minutes: workflow.reminder_offsets_minutes.clone(),
             now: ctx.issued_at,
         },
     )
@@ -369,9 +465,12 @@ async fn reserve(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> Step<()> {
+    // A speculative insertion (`ON CONFLICT DO NOTHING`) checks the exclusion constraint before
+    // its row becomes visible: two plain inserts of overlapping rows can each find the other's
+    // uncommitted row and wait for each other until PostgreSQL aborts one as a deadlock.
     let inserted = sqlx::query(
         "INSERT INTO appointment_reservations (appointment_id, tenant_id, calendar, lead_id, during) \
-         VALUES ($1, $2, $3, $4, tstzrange($5, $6, '[)'))",
+         VALUES ($1, $2, $3, $4, tstzrange($5, $6, '[)')) ON CONFLICT DO NOTHING",
     )
     .bind(appointment.as_uuid())
     .bind(ctx.tenant_id.as_uuid())
@@ -380,16 +479,13 @@ async fn reserve(
     .bind(start)
     .bind(end)
     .execute(&mut *conn)
-    .await;
-    match inserted {
-        Ok(_) => Ok(()),
-        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("23P01") => {
-            Err(CommandError::Rejected(AppointmentRefusal::Taken))
-        }
-        Err(error) => Err(CommandError::Database(
-            anyhow::Error::from(error).context("Failed to reserve an appointment's slot"),
-        )),
+    .await
+    .context("Failed to reserve an appointment's slot")
+    .map_err(CommandError::Database)?;
+    if inserted.rows_affected() == 0 {
+        return Err(CommandError::Rejected(AppointmentRefusal::Taken));
     }
+    Ok(())
 }
 
 /// Moves the lead to `booked` (see the module docs); the position written, if any.

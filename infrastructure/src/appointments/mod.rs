@@ -7,9 +7,10 @@
 //! `[start, end)` in its tenant and calendar), written in the same transaction as its
 //! `AppointmentBooked` event. An exclusion constraint (`migrations/0009_appointments.sql`)
 //! refuses a second overlapping row: of concurrent bookings of one slot, on any number of
-//! instances, the first to insert wins and the others wait for its commit and then fail with
-//! SQLSTATE 23P01, which becomes [`AppointmentRefusal::Taken`]. A refusal rolls the whole unit
-//! back: no reservation, no appointment event, no lead change.
+//! instances, the first to insert wins and the others wait for its commit; their insert, a
+//! speculative one (`ON CONFLICT DO NOTHING`, which cannot deadlock the way two plain inserts of
+//! overlapping rows can), then writes no row, which becomes [`AppointmentRefusal::Taken`]. A
+//! refusal rolls the whole unit back: no reservation, no appointment event, no lead change.
 //!
 //! # What booking and cancelling do to the lead
 //! - Booking moves the lead to `booked`: `AdvanceStatus` when the lifecycle allows it (from
@@ -24,30 +25,32 @@
 //! - The workflow must exist for the tenant and not be archived; `draft`, `active` and `paused`
 //!   workflows can be booked through (a paused workflow stops automatic messages, not an
 //!   operator's booking). The lead need not be in that workflow.
-//! - Appointments are in the built-in calendar, shown in the tenant's time zone, and last the
-//!   workflow's `appointment_duration_minutes`.
+//! - Appointments are in the tenant's calendar — its Google calendar when it connected one
+//!   (reservations are kept per calendar, and Google's busy times count as busy), else the
+//!   built-in calendar — shown in the tenant's time zone, and last the workflow's
+//!   `appointment_duration_minutes`. The Google event itself is written after the booking
+//!   commits, by the calendar-sync worker ([`calendar_sync`]).
 //! - Booking checks that the start is not in the past (the aggregate's rule) and that the slot
 //!   is free; it does not force the start onto the availability grid or into business hours, so
 //!   an operator can book an exceptional time. Availability offers only slots inside business
-//!   hours, at least [`MIN_NOTICE_MINUTES`] ahead.
+//!   hours, at least the workflow's `booking_notice_minutes` ahead, kept its
+//!   `appointment_buffer_minutes` clear of every busy time.
 
 mod availability;
 mod book;
+pub mod calendar_sync;
 mod settings;
 
 use domain::{AppointmentError, LeadError};
 use thiserror::Error;
 
-pub use availability::{alternatives, availability, MAX_RANGE_DAYS};
+pub use availability::{alternatives, availability, Availability, MAX_RANGE_DAYS};
+pub(crate) use book::book_in;
 pub use book::{
     book, cancel, reschedule, update, AppointmentChanges, BookRequest, Booked, Cancelled, Changed,
     Outcome, BOOKED_REASON,
 };
 
-/// Free time kept before and after every appointment when offering slots, in minutes.
-pub const BUFFER_MINUTES: i64 = 0;
-/// How far ahead of now the earliest offered slot starts, in minutes.
-pub const MIN_NOTICE_MINUTES: i64 = 60;
 /// How many alternative slots a refused booking offers.
 pub const ALTERNATIVES: usize = 3;
 
@@ -81,6 +84,12 @@ pub enum AppointmentRefusal {
     /// Another live appointment of the calendar overlaps the requested time.
     #[error("the slot is taken: another appointment overlaps it")]
     Taken,
+    /// The tenant's external calendar cannot say whether the time is free (unknown is not free).
+    #[error("the calendar cannot say whether the time is free: {reason}")]
+    CalendarUnavailable {
+        /// Why (the provider's error, or its per-calendar error).
+        reason: String,
+    },
     /// The availability range is inverted or empty.
     #[error("from must be before to")]
     EmptyRange,

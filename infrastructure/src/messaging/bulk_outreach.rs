@@ -137,6 +137,8 @@ pub fn refusal_code(error: &MessagingError) -> &'static str {
         MessagingError::NoPhone => "no_phone",
         MessagingError::NoWorkflow(_) => "no_workflow",
         MessagingError::AlreadyContacted => "already_contacted",
+        MessagingError::Appointment(crate::appointments::AppointmentRefusal::Taken) => "slot_taken",
+        MessagingError::Appointment(_) => "invalid_state",
     }
 }
 

@@ -5,6 +5,8 @@ use domain::conversation::ConversationError;
 use domain::LeadError;
 use thiserror::Error;
 
+use crate::appointments::AppointmentRefusal;
+
 /// Why a messaging use case was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum MessagingError {
@@ -29,4 +31,7 @@ pub enum MessagingError {
     /// The lead's outreach is already queued or sent.
     #[error("the lead's outreach is already queued or sent")]
     AlreadyContacted,
+    /// Booking in the conversation was refused (the time went meanwhile, …).
+    #[error(transparent)]
+    Appointment(#[from] AppointmentRefusal),
 }

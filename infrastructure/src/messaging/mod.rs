@@ -13,12 +13,15 @@
 //! - [`outbox`]: one queued message to its provider, suppression checked again at the last moment.
 //! - [`rate_limit`]: the per-tenant, per-channel send rate shared by every instance (GCRA).
 //! - [`orchestrator`]: one pending inbound message to the conversation model and back.
+//! - [`booking`]: offering free times in the conversation and booking the one the lead picks.
 //! - [`timers`]: a lead's due outreach, follow-up or unresponsive check, checked again and run.
+//! - [`reminders`]: an appointment's due reminder, checked again, sent or passed over.
 //! - [`ai_follow_up`]: a follow-up the conversation model writes.
 //! - [`workers`]: the loop that claims tasks and timers and runs them.
 //! - [`status_callbacks`]: providers' delivery reports onto their messages.
 
 pub mod ai_follow_up;
+pub mod booking;
 pub mod bulk_outreach;
 pub mod error;
 pub mod inbound;
@@ -28,6 +31,7 @@ pub mod orchestrator;
 pub mod outbound;
 pub mod outbox;
 pub mod rate_limit;
+pub mod reminders;
 pub mod status_callbacks;
 pub mod suppression;
 pub mod task_queue;
@@ -40,6 +44,7 @@ use std::time::Duration;
 use application::{Actor, Clock, CommandContext};
 use domain::values::TenantId;
 
+use crate::calendars::CalendarResolver;
 use crate::channels::ChannelRouter;
 use crate::executor::CommandExecutor;
 use crate::tenants::TenantStore;
@@ -61,6 +66,8 @@ pub struct Messaging {
     pub channels: ChannelRouter,
     /// Picks the conversation model for a tenant.
     pub models: ModelRouter,
+    /// Each tenant's external calendar (Google), if it connected one.
+    pub calendars: CalendarResolver,
     /// Now.
     pub clock: Arc<dyn Clock>,
     /// Limits and timings.
@@ -89,6 +96,8 @@ pub struct MessagingSettings {
     pub tasks_table: String,
     /// The timers table (`projections::timers::live_table()`).
     pub timers_table: String,
+    /// The calendar-sync table (`projections::calendar_sync::live_table()`).
+    pub calendar_table: String,
     /// Sends per second per tenant and channel, across instances (0: no limit).
     pub send_rate_per_second: u32,
     /// How late a timer may run before it is re-planned instead of sent.
@@ -98,9 +107,9 @@ pub struct MessagingSettings {
 }
 
 impl MessagingSettings {
-    /// Defaults for everything but the tables.
+    /// Defaults for everything but the tables workers claim from.
     #[must_use]
-    pub fn new(tasks_table: String, timers_table: String) -> Self {
+    pub fn new(tasks_table: String, timers_table: String, calendar_table: String) -> Self {
         Self {
             public_url: None,
             max_send_attempts: 5,
@@ -111,6 +120,7 @@ impl MessagingSettings {
             concurrency: 8,
             tasks_table,
             timers_table,
+            calendar_table,
             send_rate_per_second: 10,
             overdue_grace: chrono::Duration::hours(1),
             overdue_spread: chrono::Duration::minutes(15),

@@ -2,22 +2,29 @@
 //! tenant's conversation model, and what comes back is acted on in one transaction — the turn
 //! recorded with its tokens and cost, answers kept on the lead, the lead moved along
 //! (`in_conversation` → `qualified`, or `handed_off`), the reply queued. An opt-out intent takes
-//! the same path as STOP. A model that times out, fails or answers nonsense is retried with
+//! the same path as STOP. Offering free times and booking the one the lead picks happen here too,
+//! in the same transaction (see [`booking`]). A model that times out, fails or answers nonsense is retried with
 //! backoff; after the last attempt the conversation is handed to a human. The inbound message is
 //! already recorded, so nothing the lead wrote is ever lost.
 
 use std::collections::BTreeMap;
 
-use application::{CommandContext, HistoryLine, ModelError, ModelReply, ModelRequest, Speaker};
+use application::{
+    CommandContext, HistoryLine, ModelError, ModelReply, ModelRequest, OfferedSlot, Speaker,
+};
 use domain::conversation::{
     evaluate_qualification, AiTurn, Conversation, ConversationCommand, ConversationError,
-    ConversationId, Direction, Intent, MessageContent, Qualification,
+    ConversationId, Direction, Intent, MessageContent, Qualification, SlotOffer,
 };
-use domain::values::{MessageId, TenantId};
-use domain::{Lead, LeadCommand, LeadStatus, Workflow};
+use domain::values::{LeadId, MessageId, TenantId, Timezone, WorkflowId};
+use domain::{AppointmentError, CalendarRef, Lead, LeadCommand, LeadStatus, Workflow};
 use sqlx::PgConnection;
 
+use crate::ai::read_slot_choice;
+use crate::appointments::{self, AppointmentRefusal, BookRequest};
 use crate::executor::{CommandError, Existence};
+use crate::messaging::booking::{self, BookingMove, BookingState};
+use crate::messaging::outbox::recipient_zone;
 use crate::messaging::suppression::{self, exec, later, load, StepResult};
 use crate::messaging::task_queue::ClaimedTask;
 use crate::messaging::{retry_backoff, Messaging, MessagingError};
@@ -107,6 +114,9 @@ async fn reply(
             skip.unwrap_or("workflow_not_active").to_owned(),
         ));
     };
+    let zone = lead.phone().map_or(tenant.timezone, |phone| {
+        recipient_zone(&lead, phone, tenant.timezone)
+    });
     let request = ModelRequest {
         purpose: application::conversation_model::ModelPurpose::Reply,
         brand_name: tenant.brand_name.clone(),
@@ -114,10 +124,20 @@ async fn reply(
         questions: workflow.qualification_questions.clone(),
         answers: lead.answers().clone(),
         lead_first_name: lead.first_name().to_owned(),
-        timezone: tenant.timezone.as_str().to_owned(),
-        offered_slots: Vec::new(),
+        timezone: zone.as_str().to_owned(),
+        offered_slots: offered_slots(&conversation),
         history: history(&conversation),
         now: ctx.issued_at,
+    };
+    let turn = TurnContext {
+        lead_id,
+        lead: &lead,
+        workflow,
+        workflow_id: lead.workflow_id(),
+        conversation: &conversation,
+        brand_name: &tenant.brand_name,
+        zone,
+        latest: request.latest_from_lead(),
     };
     let model = messaging
         .models
@@ -131,18 +151,7 @@ async fn reply(
             Err(_) => Err(ModelError::Timeout(messaging.settings.model_timeout)),
         };
     match answer {
-        Ok(answer) => {
-            act_on(
-                messaging,
-                ctx,
-                conversation_id,
-                in_reply_to,
-                &lead,
-                workflow,
-                answer,
-            )
-            .await
-        }
+        Ok(answer) => act_on(messaging, ctx, conversation_id, in_reply_to, &turn, answer).await,
         Err(error) => {
             failed(
                 messaging,
@@ -173,6 +182,32 @@ fn history(conversation: &Conversation) -> Vec<HistoryLine> {
         .collect()
 }
 
+/// The times offered earlier, as the model sees them.
+fn offered_slots(conversation: &Conversation) -> Vec<OfferedSlot> {
+    conversation
+        .offered_slots()
+        .iter()
+        .map(|slot| OfferedSlot {
+            start: slot.start,
+            label: slot.label.clone(),
+        })
+        .collect()
+}
+
+/// What an answer is acted on with, besides the answer.
+struct TurnContext<'a> {
+    lead_id: LeadId,
+    lead: &'a Lead,
+    workflow: &'a domain::WorkflowDefinition,
+    workflow_id: Option<WorkflowId>,
+    conversation: &'a Conversation,
+    brand_name: &'a str,
+    /// The lead's time zone: offers and confirmations are written in it.
+    zone: Timezone,
+    /// The lead's message being answered.
+    latest: &'a str,
+}
+
 /// One command of an orchestrator transaction.
 #[derive(Debug, Clone)]
 enum Step {
@@ -181,6 +216,9 @@ enum Step {
     /// Move the lead along if the lifecycle allows it (no error otherwise).
     Advance(LeadStatus),
     OptOut(String),
+    /// Book the time the lead picked, in this calendar, and record the booking on the
+    /// conversation.
+    Book(BookRequest, CalendarRef),
 }
 
 /// Runs `steps` in one transaction (retried on conflict as a whole).
@@ -265,29 +303,45 @@ async fn run_steps(
                 )
                 .await?
             }
+            Step::Book(request, calendar) => {
+                let start = request.start;
+                let booked = appointments::book_in(conn, ctx, request, &calendar)
+                    .await
+                    .map_err(|error| error.map_rejection(MessagingError::Appointment))?;
+                let recorded = exec::<Conversation>(
+                    conn,
+                    ctx,
+                    &conversation_id.to_string(),
+                    Existence::MustExist,
+                    ConversationCommand::RecordBooking {
+                        appointment_id: booked.appointment_id,
+                        start,
+                        at: ctx.issued_at,
+                    },
+                )
+                .await?
+                .1;
+                later(booked.position, recorded)
+            }
         };
         position = later(position, at);
     }
     Ok(position)
 }
 
-/// Records the model's answer and what follows from it.
-#[allow(clippy::too_many_arguments)]
+/// Records the model's answer and what follows from it: the turn, the answers, the lead's move
+/// (qualified, handed off, opted out) and the reply — or, when booking is under way, the offer
+/// of free times or the booking and its confirmation (see [`booking`]).
 async fn act_on(
     messaging: &Messaging,
     ctx: &CommandContext,
     conversation_id: ConversationId,
     in_reply_to: MessageId,
-    lead: &Lead,
-    workflow: &domain::WorkflowDefinition,
+    context: &TurnContext<'_>,
     answer: ModelReply,
 ) -> StepResult<ReplyOutcome> {
+    let TurnContext { lead, workflow, .. } = *context;
     let intent = answer.intent;
-    let reply = match (intent, answer.reply.as_deref()) {
-        (Intent::OptOut, _) | (_, None) => None,
-        (_, Some(text)) => MessageContent::text(text).ok(),
-    };
-    let reply_message_id = reply.as_ref().map(|_| MessageId::new());
     let (model, input, cached, output, cost, price_version) = match &answer.usage {
         Some(usage) => (
             usage.model.clone(),
@@ -301,13 +355,14 @@ async fn act_on(
     };
     let answers: BTreeMap<String, String> = answer
         .answers
-        .into_iter()
+        .iter()
         .filter(|(key, _)| {
             workflow
                 .qualification_questions
                 .iter()
-                .any(|q| q.key() == key)
+                .any(|q| q.key() == key.as_str())
         })
+        .map(|(key, value)| (key.clone(), value.clone()))
         .collect();
     let turn = AiTurn {
         in_reply_to,
@@ -321,7 +376,7 @@ async fn act_on(
         latency_ms: u64::try_from(answer.latency.as_millis()).unwrap_or(u64::MAX),
         intent,
         answers: answers.clone(),
-        reply_message_id,
+        reply_message_id: None,
         at: ctx.issued_at,
     };
     let mut all_answers = lead.answers().clone();
@@ -334,61 +389,263 @@ async fn act_on(
         Intent::WrongNumber => Some("wrong_number"),
         _ => None,
     };
-    let outcome = record(messaging, ctx, conversation_id, {
-        let mut steps = vec![Step::Conversation(ConversationCommand::RecordAiTurn {
-            turn: turn.clone(),
-            reply: reply.clone(),
-        })];
-        if !answers.is_empty() {
-            steps.push(Step::Lead(LeadCommand::RecordAnswers {
-                answers: answers.clone(),
-            }));
-        }
-        if intent == Intent::OptOut {
-            steps.push(Step::OptOut(
-                "the lead asked to stop (AI opt-out intent)".to_owned(),
-            ));
-        } else if let Some(reason) = handoff {
-            steps.push(Step::Conversation(ConversationCommand::HandOff {
-                reason: reason.to_owned(),
-                at: ctx.issued_at,
-            }));
-            steps.push(Step::Advance(LeadStatus::HandedOff));
-        } else if qualified {
-            steps.push(Step::Advance(LeadStatus::Qualified));
-        }
-        steps
-    })
-    .await;
-    match outcome {
-        Ok(_) => Ok(ReplyOutcome::Answered(intent)),
-        Err(CommandError::Rejected(MessagingError::Conversation(
-            ConversationError::StaleReply | ConversationError::AiPaused,
-        ))) => Ok(ReplyOutcome::NothingToDo),
-        Err(CommandError::Rejected(refusal)) => {
-            // The reply cannot be queued (say WhatsApp's window closed while workers were
-            // down): keep the turn — its tokens were spent — without the reply, which ends the
-            // task rather than asking the model again and again.
-            let reason = refusal.to_string();
-            tracing::warn!(%conversation_id, %reason, "an AI reply could not be queued");
-            let silent = AiTurn {
-                reply_message_id: None,
-                ..turn
-            };
-            record(
-                messaging,
-                ctx,
-                conversation_id,
-                vec![Step::Conversation(ConversationCommand::RecordAiTurn {
-                    turn: silent,
-                    reply: None,
-                })],
-            )
-            .await?;
-            Ok(ReplyOutcome::Skipped(reason))
-        }
-        Err(error) => Err(error),
+    let mut steps = Vec::new();
+    if !answers.is_empty() {
+        steps.push(Step::Lead(LeadCommand::RecordAnswers {
+            answers: answers.clone(),
+        }));
     }
+    if intent == Intent::OptOut {
+        steps.push(Step::OptOut(
+            "the lead asked to stop (AI opt-out intent)".to_owned(),
+        ));
+    } else if let Some(reason) = handoff {
+        steps.push(Step::Conversation(ConversationCommand::HandOff {
+            reason: reason.to_owned(),
+            at: ctx.issued_at,
+        }));
+        steps.push(Step::Advance(LeadStatus::HandedOff));
+    } else if qualified {
+        steps.push(Step::Advance(LeadStatus::Qualified));
+    }
+    let model_reply = match (intent, answer.reply.as_deref()) {
+        (Intent::OptOut, _) | (_, None) => None,
+        (_, Some(text)) => Some(text.to_owned()),
+    };
+    let next = match (intent, handoff, context.workflow_id) {
+        (Intent::OptOut, _, _) | (_, Some(_), _) | (_, _, None) => BookingMove::Leave,
+        (_, None, Some(_)) => {
+            let status = lead.status();
+            let offered = context.conversation.offered_slots();
+            booking::decide(
+                BookingState {
+                    ready: status == LeadStatus::Qualified
+                        || qualified
+                        || workflow.qualification_questions.is_empty(),
+                    booked: status == LeadStatus::Booked,
+                    just_qualified: qualified
+                        && !matches!(status, LeadStatus::Qualified | LeadStatus::Booked),
+                    offered,
+                    matching: read_slot_choice(
+                        context.latest,
+                        &offered_slots(context.conversation),
+                        context.zone.as_str(),
+                        ctx.issued_at,
+                    )
+                    .len(),
+                },
+                intent,
+                answer.chosen_slot,
+            )
+        }
+    };
+    let mut plan = match next {
+        BookingMove::Leave => Plan::reply(model_reply),
+        BookingMove::Offer => {
+            let intro = if intent == Intent::Booking {
+                booking::booking_intro(lead.first_name())
+            } else {
+                model_reply.unwrap_or_default()
+            };
+            offer_plan(messaging, ctx, context, &intro).await?
+        }
+        BookingMove::Book(slot) => book_plan(messaging, ctx, context, slot).await?,
+    };
+    loop {
+        let outcome = record_turn(messaging, ctx, conversation_id, &turn, &steps, &plan).await;
+        match outcome {
+            Ok(_) => return Ok(ReplyOutcome::Answered(intent)),
+            Err(CommandError::Rejected(MessagingError::Conversation(
+                ConversationError::StaleReply | ConversationError::AiPaused,
+            ))) => return Ok(ReplyOutcome::NothingToDo),
+            Err(CommandError::Rejected(MessagingError::Appointment(refusal)))
+                if plan.booking.is_some() && slot_gone(&refusal) =>
+            {
+                // Another booking took the time between the check and the insert: offer
+                // what is free now instead.
+                let Some(slot) = plan.booking.take() else {
+                    continue;
+                };
+                let (taken, _, _) = slot;
+                let intro = booking::taken_intro(lead.first_name(), &taken);
+                plan = offer_plan(messaging, ctx, context, &intro).await?;
+            }
+            Err(CommandError::Rejected(refusal)) => {
+                // The reply cannot be queued (say WhatsApp's window closed while workers were
+                // down): keep the turn — its tokens were spent — without the reply, which ends
+                // the task rather than asking the model again and again.
+                let reason = refusal.to_string();
+                tracing::warn!(%conversation_id, %reason, "an AI reply could not be queued");
+                record(
+                    messaging,
+                    ctx,
+                    conversation_id,
+                    vec![Step::Conversation(ConversationCommand::RecordAiTurn {
+                        turn: turn.clone(),
+                        reply: None,
+                    })],
+                )
+                .await?;
+                return Ok(ReplyOutcome::Skipped(reason));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// Whether a refused booking failed only because the time is no longer free.
+fn slot_gone(refusal: &AppointmentRefusal) -> bool {
+    matches!(
+        refusal,
+        AppointmentRefusal::Taken
+            | AppointmentRefusal::Appointment(AppointmentError::StartInPast { .. })
+    )
+}
+
+/// What a turn says and does besides recording itself.
+#[derive(Debug, Clone, Default)]
+struct Plan {
+    /// The reply's text, if any.
+    reply: Option<String>,
+    /// Times offered in the reply.
+    offer: Vec<SlotOffer>,
+    /// The time being booked (with its request and calendar), confirmed by the reply.
+    booking: Option<(SlotOffer, BookRequest, CalendarRef)>,
+    /// Hand the conversation to a human for this reason.
+    handoff: Option<&'static str>,
+}
+
+impl Plan {
+    fn reply(text: Option<String>) -> Self {
+        Self {
+            reply: text,
+            ..Self::default()
+        }
+    }
+}
+
+/// Offers the free times, or says there are none and hands the conversation to a human.
+async fn offer_plan(
+    messaging: &Messaging,
+    ctx: &CommandContext,
+    context: &TurnContext<'_>,
+    intro: &str,
+) -> StepResult<Plan> {
+    let Some(workflow_id) = context.workflow_id else {
+        return Ok(Plan::reply(
+            Some(intro.to_owned()).filter(|t| !t.is_empty()),
+        ));
+    };
+    let free = booking::offers(
+        messaging,
+        ctx.tenant_id,
+        workflow_id,
+        context.zone,
+        ctx.issued_at,
+    )
+    .await?;
+    if free.unknown.is_some() {
+        return Ok(Plan {
+            reply: Some(booking::calendar_unavailable_text(
+                context.lead.first_name(),
+                context.brand_name,
+            )),
+            handoff: Some(booking::CALENDAR_UNAVAILABLE),
+            ..Plan::default()
+        });
+    }
+    let offer = free.offer;
+    if offer.is_empty() {
+        return Ok(Plan {
+            reply: Some(booking::no_availability_text(
+                context.lead.first_name(),
+                context.brand_name,
+            )),
+            handoff: Some(booking::NO_AVAILABILITY),
+            ..Plan::default()
+        });
+    }
+    Ok(Plan {
+        reply: Some(booking::offer_text(intro, &offer, context.zone)),
+        offer,
+        ..Plan::default()
+    })
+}
+
+/// Books `slot` with a confirmation, or offers other times if it is no longer free.
+async fn book_plan(
+    messaging: &Messaging,
+    ctx: &CommandContext,
+    context: &TurnContext<'_>,
+    slot: SlotOffer,
+) -> StepResult<Plan> {
+    let Some(workflow_id) = context.workflow_id else {
+        return Ok(Plan::default());
+    };
+    let Some(calendar) =
+        booking::still_free(messaging, ctx.tenant_id, workflow_id, &slot, ctx.issued_at).await?
+    else {
+        let intro = booking::taken_intro(context.lead.first_name(), &slot);
+        return offer_plan(messaging, ctx, context, &intro).await;
+    };
+    let request = BookRequest {
+        lead_id: context.lead_id,
+        workflow_id,
+        start: slot.start,
+        notes: String::new(),
+    };
+    Ok(Plan {
+        reply: Some(booking::confirmation_text(
+            context.lead.first_name(),
+            context.brand_name,
+            &slot,
+            context.zone,
+        )),
+        booking: Some((slot, request, calendar)),
+        ..Plan::default()
+    })
+}
+
+/// Records `turn` with `plan` and the other `steps` in one transaction.
+async fn record_turn(
+    messaging: &Messaging,
+    ctx: &CommandContext,
+    conversation_id: ConversationId,
+    turn: &AiTurn,
+    steps: &[Step],
+    plan: &Plan,
+) -> StepResult<Option<i64>> {
+    let reply = plan
+        .reply
+        .as_deref()
+        .and_then(|text| MessageContent::text(text).ok());
+    let reply_message_id = reply.as_ref().map(|_| MessageId::new());
+    let mut all = vec![Step::Conversation(ConversationCommand::RecordAiTurn {
+        turn: AiTurn {
+            reply_message_id,
+            ..turn.clone()
+        },
+        reply,
+    })];
+    all.extend(steps.iter().cloned());
+    if let (Some(message_id), false) = (reply_message_id, plan.offer.is_empty()) {
+        all.push(Step::Conversation(ConversationCommand::OfferSlots {
+            slots: plan.offer.clone(),
+            message_id,
+            at: ctx.issued_at,
+        }));
+    }
+    if let Some((_, request, calendar)) = &plan.booking {
+        all.push(Step::Book(request.clone(), calendar.clone()));
+    }
+    if let Some(reason) = plan.handoff {
+        all.push(Step::Conversation(ConversationCommand::HandOff {
+            reason: reason.to_owned(),
+            at: ctx.issued_at,
+        }));
+        all.push(Step::Advance(LeadStatus::HandedOff));
+    }
+    record(messaging, ctx, conversation_id, all).await
 }
 
 /// The model failed: retry later, or hand the conversation to a human after the last attempt.

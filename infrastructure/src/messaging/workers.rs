@@ -1,7 +1,8 @@
-//! The worker loop: claim due tasks and timers, run each (sends, AI replies and timers side by
-//! side, a bounded number at once), release them, repeat. It wakes on `NOTIFY` from the tasks projection and
-//! polls as a fallback (also for tasks that fall due later, e.g. retries). Any number of workers
-//! on any number of instances may run: claims never overlap (see [`task_queue`]).
+//! The worker loop: claim due tasks and timers, run each (sends, AI replies, timers and
+//! appointment reminders side by side, a bounded number at once), release them, repeat. It wakes
+//! on `NOTIFY` from the tasks projection and polls as a fallback (also for tasks that fall due
+//! later, e.g. retries). Any number of workers on any number of instances may run: claims never
+//! overlap (see [`task_queue`]).
 
 use std::time::Duration;
 
@@ -9,8 +10,9 @@ use futures::StreamExt;
 use sqlx::postgres::PgListener;
 use tokio::sync::watch;
 
+use crate::appointments::calendar_sync;
 use crate::messaging::task_queue::{self, ClaimedTask};
-use crate::messaging::{notifications, orchestrator, outbox, timers, Messaging};
+use crate::messaging::{notifications, orchestrator, outbox, reminders, timers, Messaging};
 
 /// How long a finished task (this version of it) stays leased, so it is not claimed again before
 /// the projection has removed it; a changed task is claimable at once.
@@ -28,7 +30,11 @@ pub async fn run_once(messaging: &Messaging, holder: &str) -> anyhow::Result<usi
     run_from(
         messaging,
         holder,
-        &[&settings.tasks_table, &settings.timers_table],
+        &[
+            &settings.tasks_table,
+            &settings.timers_table,
+            &settings.calendar_table,
+        ],
     )
     .await
 }
@@ -88,6 +94,12 @@ async fn run_task(messaging: &Messaging, holder: &str, task: &ClaimedTask) {
             .await
             .map(|o| (format!("{o:?}"), None)),
         "outreach" | "follow_up" | "unresponsive" => timers::run(messaging, task)
+            .await
+            .map(|o| (format!("{o:?}"), None)),
+        "reminder" => reminders::run(messaging, task)
+            .await
+            .map(|o| (format!("{o:?}"), None)),
+        "calendar" => calendar_sync::run(messaging, task)
             .await
             .map(|o| (format!("{o:?}"), None)),
         other => Err(anyhow::anyhow!("unknown task kind {other}")),

@@ -11,13 +11,14 @@ use sqlx::query::Query;
 use sqlx::{Postgres, Row};
 
 use super::ai::{self, AiPlain, StoredAi};
+use super::calendar::{self, CalendarView, Disconnection, StoredAccessToken, StoredGoogle};
 use super::channels::{StoredChannels, StoredTwilio, StoredWhatsApp};
 use super::sealing::Sealer;
 use super::{Tenant, TenantChangeError, TenantSettings};
 use crate::secrets::SecretBox;
 
 /// Every column of `tenants`, in the order [`StoredTenant::bind`] binds them.
-const COLUMNS: [&str; 20] = [
+const COLUMNS: [&str; 27] = [
     "id",
     "name",
     "brand_name",
@@ -33,6 +34,13 @@ const COLUMNS: [&str; 20] = [
     "whatsapp_verify_token",
     "ai",
     "ai_api_key",
+    "google_calendar",
+    "google_client_secret",
+    "google_refresh_token",
+    "google_access_token",
+    "google_access_token_expires_at",
+    "google_disconnected_at",
+    "google_disconnected_reason",
     "admin_email",
     "admin_phone",
     "webhook_url",
@@ -78,6 +86,7 @@ pub(super) struct StoredTenant {
     quiet_hours: QuietHours,
     pub(super) channels: StoredChannels,
     pub(super) ai: Option<StoredAi>,
+    pub(super) google: Option<StoredGoogle>,
     admin_email: Option<EmailAddress>,
     admin_phone: Option<PhoneNumber>,
     webhook_url: Option<String>,
@@ -98,6 +107,7 @@ impl StoredTenant {
             quiet_hours: QuietHours::default(),
             channels: StoredChannels::default(),
             ai: None,
+            google: None,
             admin_email: None,
             admin_phone: None,
             webhook_url: None,
@@ -124,6 +134,7 @@ impl StoredTenant {
             quiet_hours: change.quiet_hours.unwrap_or(self.quiet_hours),
             channels: self.channels.apply(change.channels, &sealer)?,
             ai: ai::apply(self.ai, change.ai, &sealer)?,
+            google: calendar::apply(self.google, change.calendar, &sealer)?,
             admin_email: change.admin_email.unwrap_or(self.admin_email),
             admin_phone: change.admin_phone.unwrap_or(self.admin_phone),
             webhook_url: change.webhook_url.unwrap_or(self.webhook_url),
@@ -144,6 +155,9 @@ impl StoredTenant {
             quiet_hours: self.quiet_hours,
             channels: self.channels.view(),
             ai: self.ai.as_ref().map(StoredAi::view),
+            calendar: CalendarView {
+                google: self.google.as_ref().map(StoredGoogle::view),
+            },
             admin_email: self.admin_email.clone(),
             admin_phone: self.admin_phone.clone(),
             webhook_url: self.webhook_url.clone(),
@@ -162,6 +176,9 @@ impl StoredTenant {
         };
         let twilio = self.channels.twilio.as_ref();
         let whatsapp = self.channels.whatsapp_cloud.as_ref();
+        let google = self.google.as_ref();
+        let token = google.and_then(|g| g.access_token.as_ref());
+        let disconnected = google.and_then(|g| g.disconnected.as_ref());
         Ok(query
             .bind(self.id.as_uuid())
             .bind(self.name.clone())
@@ -191,6 +208,17 @@ impl StoredTenant {
                     .transpose()?,
             )
             .bind(self.ai.as_ref().and_then(|a| a.api_key.clone()))
+            .bind(
+                google
+                    .map(|g| json(serde_json::to_value(&g.plain)))
+                    .transpose()?,
+            )
+            .bind(google.map(|g| g.client_secret.clone()))
+            .bind(google.map(|g| g.refresh_token.clone()))
+            .bind(token.map(|t| t.sealed.clone()))
+            .bind(token.map(|t| t.expires_at))
+            .bind(disconnected.map(|d| d.at))
+            .bind(disconnected.map(|d| d.reason.clone()))
             .bind(self.admin_email.as_ref().map(|e| e.as_str().to_owned()))
             .bind(self.admin_phone.as_ref().map(|p| p.as_str().to_owned()))
             .bind(self.webhook_url.clone())
@@ -270,6 +298,7 @@ impl StoredTenant {
                     })
                 })
                 .transpose()?,
+            google: google(row)?,
             admin_email: optional_text("admin_email")?
                 .map(|email| EmailAddress::parse(&email))
                 .transpose()
@@ -283,4 +312,45 @@ impl StoredTenant {
             updated_at: row.try_get("updated_at").context("Stored updated_at")?,
         })
     }
+}
+
+/// The Google Calendar connection of a row selected with [`select_columns`], if it has one.
+fn google(row: &PgRow) -> anyhow::Result<Option<StoredGoogle>> {
+    let plain: Option<serde_json::Value> = row
+        .try_get("google_calendar")
+        .context("Stored google_calendar")?;
+    let (Some(plain), Some(client_secret), Some(refresh_token)) = (
+        plain,
+        row.try_get::<Option<Vec<u8>>, _>("google_client_secret")
+            .context("Stored google_client_secret")?,
+        row.try_get::<Option<Vec<u8>>, _>("google_refresh_token")
+            .context("Stored google_refresh_token")?,
+    ) else {
+        return Ok(None);
+    };
+    let token: (Option<Vec<u8>>, Option<DateTime<Utc>>) = (
+        row.try_get("google_access_token")
+            .context("Stored google_access_token")?,
+        row.try_get("google_access_token_expires_at")
+            .context("Stored google_access_token_expires_at")?,
+    );
+    let disconnected: (Option<DateTime<Utc>>, Option<String>) = (
+        row.try_get("google_disconnected_at")
+            .context("Stored google_disconnected_at")?,
+        row.try_get("google_disconnected_reason")
+            .context("Stored google_disconnected_reason")?,
+    );
+    Ok(Some(StoredGoogle {
+        plain: serde_json::from_value(plain).context("Stored google_calendar")?,
+        client_secret,
+        refresh_token,
+        access_token: match token {
+            (Some(sealed), Some(expires_at)) => Some(StoredAccessToken { sealed, expires_at }),
+            _ => None,
+        },
+        disconnected: match disconnected {
+            (Some(at), Some(reason)) => Some(Disconnection { reason, at }),
+            _ => None,
+        },
+    }))
 }

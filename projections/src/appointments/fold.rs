@@ -71,6 +71,7 @@ pub fn apply_event(
         location,
         meeting_link,
         notes,
+        ..
     } = payload
     {
         rows.insert(
@@ -121,8 +122,15 @@ pub fn apply_event(
             row.status = AppointmentStatus::NoShow.as_str().to_owned();
         }
         AppointmentEvent::AppointmentNotesEdited { notes } => row.notes = notes,
+        AppointmentEvent::AppointmentCalendarSynced {
+            meeting_link: Some(link),
+            ..
+        } => row.meeting_link = Some(link),
         AppointmentEvent::AppointmentExternalEventRecorded { .. }
-        | AppointmentEvent::AppointmentReminderSent { .. } => changed = false,
+        | AppointmentEvent::AppointmentReminderSent { .. }
+        | AppointmentEvent::AppointmentReminderSkipped { .. }
+        | AppointmentEvent::AppointmentCalendarSynced { .. }
+        | AppointmentEvent::AppointmentCalendarSyncFailed { .. } => changed = false,
     }
     if changed {
         row.updated_at = at;

@@ -130,7 +130,8 @@ impl Projection for AppointmentsProjection {
              SELECT {COLUMNS} FROM jsonb_populate_recordset(NULL::{schema}.appointments, $1) \
              ON CONFLICT (tenant_id, id) DO UPDATE SET start = EXCLUDED.start, \
                \"end\" = EXCLUDED.\"end\", notes = EXCLUDED.notes, status = EXCLUDED.status, \
-               cancel_reason = EXCLUDED.cancel_reason, updated_at = EXCLUDED.updated_at, \
+               cancel_reason = EXCLUDED.cancel_reason, meeting_link = EXCLUDED.meeting_link, \
+               updated_at = EXCLUDED.updated_at, \
                version = EXCLUDED.version"
         ))
         .bind(Json(&changed))

@@ -175,9 +175,12 @@ impl Batch {
                     event.metadata.occurred_at,
                 )
             }),
-            // A deferred message stays queued; its due time lives in the tasks model.
+            // A deferred message stays queued; its due time lives in the tasks model. Offers and
+            // bookings show as the messages that carry them (and in the appointments model).
             ConversationEvent::AiReplySkipped { .. }
-            | ConversationEvent::OutboundSendDeferred { .. } => {}
+            | ConversationEvent::OutboundSendDeferred { .. }
+            | ConversationEvent::AppointmentSlotsOffered { .. }
+            | ConversationEvent::AppointmentBookedInConversation { .. } => {}
             ConversationEvent::ConversationHandedOff { reason, at } => {
                 thread.handed_off = true;
                 thread.handed_off_reason = Some(reason);

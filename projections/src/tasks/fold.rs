@@ -169,7 +169,9 @@ pub fn apply(
         ConversationEvent::ConversationStarted { .. }
         | ConversationEvent::InboundMessageReceived { .. }
         | ConversationEvent::OutboundMessageStatusUpdated { .. }
-        | ConversationEvent::AiFollowUpWritten(_) => {}
+        | ConversationEvent::AiFollowUpWritten(_)
+        | ConversationEvent::AppointmentSlotsOffered { .. }
+        | ConversationEvent::AppointmentBookedInConversation { .. } => {}
     }
     Ok(())
 }

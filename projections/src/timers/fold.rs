@@ -1,7 +1,8 @@
 //! How events change what the timers projection knows, one event at a time, in feed order. After
-//! each event the next step of every lead it concerns is planned again; a timer that changed
-//! takes the event's position as its revision. So the table is the same however the feed is
-//! batched — live, caught up, or rebuilt.
+//! each event the next step of every lead it concerns is planned again, and the next reminder of
+//! every appointment it concerns (see `reminder_fold.rs`); a timer that changed takes the event's
+//! position as its revision. So the table is the same however the feed is batched — live, caught
+//! up, or rebuilt.
 
 use std::collections::{HashMap, HashSet};
 
@@ -9,11 +10,16 @@ use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use domain::conversation::{Conversation, ConversationEvent, ConversationId, MessageOrigin};
 use domain::values::LeadSource;
-use domain::{Lead, LeadEvent, LeadStatus, Workflow, WorkflowDefinition, WorkflowEvent};
+use domain::{
+    Appointment, AppointmentEvent, Lead, LeadEvent, LeadStatus, Workflow, WorkflowDefinition,
+    WorkflowEvent,
+};
 use infrastructure::feed::RecordedEvent;
 use uuid::Uuid;
 
 use super::plan::{next_step, LeadState, Timer, WorkflowState};
+use super::reminder::AppointmentState;
+use super::reminder_fold::StoredReminder;
 
 /// An event the projection reads, decoded.
 #[derive(Debug)]
@@ -24,6 +30,8 @@ pub enum Decoded {
     Workflow(Uuid, Box<WorkflowEvent>),
     /// Of a conversation (by its lead), with the conversation's channel.
     Conversation(Uuid, String, ConversationEvent),
+    /// Of an appointment.
+    Appointment(Uuid, Box<AppointmentEvent>),
 }
 
 /// Decodes the events the projection reads; others give `None`.
@@ -44,6 +52,10 @@ pub fn decode(event: &RecordedEvent) -> anyhow::Result<Option<Decoded>> {
                 event.decode()?,
             ))
         }
+        Appointment::TYPE => Some(Decoded::Appointment(
+            event.aggregate_uuid()?,
+            Box::new(event.decode()?),
+        )),
         _ => None,
     })
 }
@@ -74,6 +86,17 @@ pub struct Working {
     pub changed_workflows: HashSet<Uuid>,
     /// Leads whose timer changed.
     pub changed_timers: HashSet<Uuid>,
+    /// Appointments by id: the state of a confirmed one, `None` once it no longer is (every
+    /// appointment the batch concerns, and every one of a lead or workflow it changes).
+    pub appointments: HashMap<Uuid, Option<AppointmentState>>,
+    /// The ids of those appointments, by lead.
+    pub appointments_of: HashMap<Uuid, Vec<Uuid>>,
+    /// Current reminders by appointment, soonest first.
+    pub reminders: HashMap<Uuid, Vec<StoredReminder>>,
+    /// Appointments whose state changed.
+    pub changed_appointments: HashSet<Uuid>,
+    /// Appointments whose reminders changed.
+    pub changed_reminders: HashSet<Uuid>,
 }
 
 impl Working {
@@ -83,6 +106,7 @@ impl Working {
             Decoded::Lead(lead_id, event) => {
                 self.apply_lead(tenant_id, lead_id, at, event);
                 self.replan(lead_id, position);
+                self.replan_reminders_of(lead_id, position);
             }
             Decoded::Conversation(lead_id, channel, event) => {
                 if self.apply_conversation(lead_id, channel, event) {
@@ -100,6 +124,10 @@ impl Working {
                 for lead_id in leads {
                     self.replan(lead_id, position);
                 }
+                self.replan_reminders_in(workflow_id, position);
+            }
+            Decoded::Appointment(id, event) => {
+                self.apply_appointment(tenant_id, id, position, at, *event);
             }
         }
     }

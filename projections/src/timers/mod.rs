@@ -1,21 +1,29 @@
 //! The timers read model — DESIGN.md's scheduled-command projection: for every lead engaged by an
 //! active workflow, its next step (outreach, a follow-up, the unresponsive check) and when it is
-//! due, one row per lead in `timers`, for the dispatcher (`infrastructure::messaging::timers`)
-//! to claim exactly like the tasks of the outbox.
+//! due, one row per lead in `timers` (`timer:<lead>`); and for every confirmed appointment, each
+//! reminder still to go (`reminder:<appointment>:<minutes before>`). The dispatchers
+//! (`infrastructure::messaging::timers` and `::reminders`) claim them exactly like the tasks of
+//! the outbox.
 //!
-//! Handler kind: replayable and stateful. Planning needs to know the lead, its workflow and its
-//! conversations, so the projection keeps its own compact state of each (`leads`, `workflows`,
-//! JSON rows in its schema) and reads it back in the batch's transaction; every write derives
-//! from events only (times are the events' own), so a rebuild gives the same tables. See
-//! [`plan`] for what is due when, and [`fold`] for why batching does not change the result.
+//! Handler kind: replayable and stateful. Planning needs to know the lead, its workflow, its
+//! conversations and its appointments, so the projection keeps its own compact state of each
+//! (`leads`, `workflows`, `appointments`: JSON rows in its schema) and reads it back in the
+//! batch's transaction; every write derives from events only (times are the events' own), so a
+//! rebuild gives the same tables. See [`plan`] for what step is due when, [`reminder`] for which
+//! reminder, and [`fold`] for why batching does not change the result.
+//!
+//! Version 2 added the appointments' reminders (the `appointments` table and the
+//! `appointment_id` column).
 //!
 //! Workers are woken by `NOTIFY bookerbot_tasks` from a batch that planned something.
 
 mod fold;
+mod load;
 mod plan;
 pub mod query;
-
-use std::collections::HashSet;
+mod reminder;
+mod reminder_fold;
+mod reminder_rows;
 
 use anyhow::Context;
 use async_trait::async_trait;
@@ -27,8 +35,10 @@ use uuid::Uuid;
 use crate::projection::{live_schema, Projection};
 use crate::tasks::NOTIFY_CHANNEL;
 
-use fold::{Decoded, StoredTimer, Working};
+use fold::{StoredTimer, Working};
 pub use plan::{next_step, LeadState, Timer, TimerKind, WorkflowState};
+pub use reminder::{reminders_due, AppointmentState, Reminder};
+pub use reminder_rows::{reminder_key, REMINDER_KIND};
 
 /// The timers projection.
 #[derive(Debug, Clone, Copy, Default)]
@@ -37,7 +47,7 @@ pub struct TimersProjection;
 /// Its name.
 pub const NAME: &str = "timers";
 /// Its table layout version.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// The live schema.
 pub fn live() -> String {
@@ -92,7 +102,16 @@ impl Projection for TimersProjection {
                     due_at timestamptz NOT NULL,
                     attempt int4 NOT NULL,
                     revision int8 NOT NULL,
-                    priority int2 NOT NULL
+                    priority int2 NOT NULL,
+                    appointment_id uuid
+                )"
+            ),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {schema}.appointments (
+                    appointment_id uuid PRIMARY KEY,
+                    lead_id uuid NOT NULL,
+                    workflow_id uuid NOT NULL,
+                    state jsonb NOT NULL
                 )"
             ),
         ] {
@@ -113,6 +132,18 @@ impl Projection for TimersProjection {
             format!(
                 "CREATE INDEX IF NOT EXISTS timer_leads_by_workflow ON {schema}.leads (workflow_id)"
             ),
+            format!(
+                "CREATE INDEX IF NOT EXISTS timers_by_appointment ON {schema}.timers (appointment_id) \
+                 WHERE appointment_id IS NOT NULL"
+            ),
+            format!(
+                "CREATE INDEX IF NOT EXISTS timer_appointments_by_lead \
+                 ON {schema}.appointments (lead_id)"
+            ),
+            format!(
+                "CREATE INDEX IF NOT EXISTS timer_appointments_by_workflow \
+                 ON {schema}.appointments (workflow_id)"
+            ),
         ]
     }
 
@@ -131,7 +162,7 @@ impl Projection for TimersProjection {
         if decoded.is_empty() {
             return Ok(());
         }
-        let mut working = load(tx, schema, &decoded).await?;
+        let mut working = load::load(tx, schema, &decoded).await?;
         for (event, payload) in decoded {
             working.apply(
                 event.metadata.tenant_id,
@@ -143,126 +174,6 @@ impl Projection for TimersProjection {
         write(tx, schema, &working).await
     }
 }
-
-/// Loads what the batch concerns: its leads, every lead of a workflow it changes, their
-/// workflows, and their current timers.
-async fn load(
-    tx: &mut PgConnection,
-    schema: &str,
-    decoded: &[(&RecordedEvent, Decoded)],
-) -> anyhow::Result<Working> {
-    let mut lead_ids = HashSet::new();
-    let mut workflow_ids = HashSet::new();
-    let mut changed_workflows = HashSet::new();
-    for (_, payload) in decoded {
-        match payload {
-            Decoded::Lead(id, event) => {
-                lead_ids.insert(*id);
-                if let domain::LeadEvent::LeadCaptured {
-                    workflow_id: Some(workflow),
-                    ..
-                }
-                | domain::LeadEvent::LeadWorkflowAssigned {
-                    workflow_id: Some(workflow),
-                } = event
-                {
-                    workflow_ids.insert(workflow.as_uuid());
-                }
-            }
-            Decoded::Conversation(id, _, _) => {
-                lead_ids.insert(*id);
-            }
-            Decoded::Workflow(id, _) => {
-                changed_workflows.insert(*id);
-            }
-        }
-    }
-    let lead_ids: Vec<Uuid> = lead_ids.into_iter().collect();
-    let changed: Vec<Uuid> = changed_workflows.iter().copied().collect();
-    let rows: Vec<(Uuid, sqlx::types::Json<LeadState>)> = sqlx::query_as(&format!(
-        "SELECT lead_id, state FROM {schema}.leads WHERE lead_id = ANY($1) \
-         UNION SELECT lead_id, state FROM {schema}.leads WHERE workflow_id = ANY($2)"
-    ))
-    .bind(&lead_ids)
-    .bind(&changed)
-    .fetch_all(&mut *tx)
-    .await
-    .context("Failed to load the timers' leads")?;
-    let mut working = Working::default();
-    for (id, state) in rows {
-        if let Some(workflow) = state.0.workflow_id {
-            workflow_ids.insert(workflow);
-        }
-        working.leads.insert(id, state.0);
-    }
-    workflow_ids.extend(changed_workflows);
-    let workflow_ids: Vec<Uuid> = workflow_ids.into_iter().collect();
-    let rows: Vec<(Uuid, sqlx::types::Json<WorkflowState>)> = sqlx::query_as(&format!(
-        "SELECT workflow_id, state FROM {schema}.workflows WHERE workflow_id = ANY($1)"
-    ))
-    .bind(&workflow_ids)
-    .fetch_all(&mut *tx)
-    .await
-    .context("Failed to load the timers' workflows")?;
-    working.workflows = rows.into_iter().map(|(id, s)| (id, s.0)).collect();
-    let keys: Vec<String> = working.leads.keys().map(|id| timer_key(*id)).collect();
-    let rows: Vec<TimerTuple> = sqlx::query_as(&format!(
-        "SELECT lead_id, tenant_id, kind, workflow_id, conversation_id, due_at, attempt, revision, \
-                priority \
-         FROM {schema}.timers WHERE task_key = ANY($1)"
-    ))
-    .bind(&keys)
-    .fetch_all(&mut *tx)
-    .await
-    .context("Failed to load timers")?;
-    for (
-        lead_id,
-        tenant_id,
-        kind,
-        workflow_id,
-        conversation_id,
-        due_at,
-        attempt,
-        revision,
-        priority,
-    ) in rows
-    {
-        let kind =
-            TimerKind::from_name(&kind).with_context(|| format!("unknown timer kind {kind}"))?;
-        let channel = conversation_id
-            .rsplit_once(':')
-            .map(|(_, channel)| channel.to_owned())
-            .unwrap_or_default();
-        working.timers.insert(
-            lead_id,
-            Some(StoredTimer {
-                timer: Timer {
-                    kind,
-                    step: u32::try_from(attempt).unwrap_or_default(),
-                    due_at,
-                    workflow_id,
-                    channel,
-                    priority,
-                },
-                tenant_id,
-                revision,
-            }),
-        );
-    }
-    Ok(working)
-}
-
-type TimerTuple = (
-    Uuid,
-    Uuid,
-    String,
-    Uuid,
-    String,
-    DateTime<Utc>,
-    i32,
-    i64,
-    i16,
-);
 
 async fn write(tx: &mut PgConnection, schema: &str, working: &Working) -> anyhow::Result<()> {
     let mut ids = Vec::new();
@@ -308,14 +219,24 @@ async fn write(tx: &mut PgConnection, schema: &str, working: &Working) -> anyhow
         .await
         .context("Failed to write the timers' workflows")?;
     }
-    write_timers(tx, schema, working).await
+    let planned = write_timers(tx, schema, working).await?;
+    let reminded = reminder_rows::write(tx, schema, working).await?;
+    if planned || reminded {
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(NOTIFY_CHANNEL)
+            .execute(&mut *tx)
+            .await
+            .context("Failed to notify the workers")?;
+    }
+    Ok(())
 }
 
+/// Writes the leads' timers the batch changed; whether one was put.
 async fn write_timers(
     tx: &mut PgConnection,
     schema: &str,
     working: &Working,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     let mut gone = Vec::new();
     let mut put = TimerColumns::default();
     for lead_id in &working.changed_timers {
@@ -334,7 +255,7 @@ async fn write_timers(
         .context("Failed to delete timers")?;
     }
     if put.keys.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     sqlx::query(&format!(
         "INSERT INTO {schema}.timers \
@@ -362,12 +283,7 @@ async fn write_timers(
     .execute(&mut *tx)
     .await
     .context("Failed to write timers")?;
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(NOTIFY_CHANNEL)
-        .execute(&mut *tx)
-        .await
-        .context("Failed to notify the workers")?;
-    Ok(())
+    Ok(true)
 }
 
 /// Timer rows as parallel arrays, for `UNNEST`.

@@ -1,7 +1,8 @@
 //! Reading what is scheduled: the timers (each engaged lead's next outreach, follow-up or
-//! unresponsive check) and the messages waiting in the outbox (deferred to a sending window,
-//! backing off after a failure, or about to go), one list ordered by due time, with a keyset
-//! cursor. Both live tables are read in one statement, so the answer is one snapshot.
+//! unresponsive check, and each confirmed appointment's next reminder) and the messages waiting
+//! in the outbox (deferred to a sending window, backing off after a failure, or about to go), one
+//! list ordered by due time, with a keyset cursor. Both live tables are read in one statement, so
+//! the answer is one snapshot.
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -15,9 +16,9 @@ pub const MESSAGE_KIND: &str = "message";
 /// One scheduled item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scheduled {
-    /// Its key (`timer:<lead>` or `send:<message>`).
+    /// Its key (`timer:<lead>`, `reminder:<appointment>` or `send:<message>`).
     pub key: String,
-    /// `outreach`, `follow_up`, `unresponsive` or `message`.
+    /// `outreach`, `follow_up`, `unresponsive`, `reminder` or `message`.
     pub kind: String,
     /// The lead.
     pub lead_id: Uuid,
@@ -27,9 +28,12 @@ pub struct Scheduled {
     pub channel: String,
     /// For a message, its id.
     pub message_id: Option<Uuid>,
+    /// For a reminder, its appointment.
+    pub appointment_id: Option<Uuid>,
     /// When it is due.
     pub due_at: DateTime<Utc>,
-    /// For a timer, its step (0 outreach, n follow-up n); for a message, failed attempts.
+    /// For a timer, its step (0 outreach, n follow-up n); for a reminder, the minutes before the
+    /// appointment's start; for a message, failed attempts.
     pub number: i32,
 }
 
@@ -87,7 +91,7 @@ pub async fn scheduled(
         sql.push(format!(
             "SELECT t.task_key AS key, t.kind, t.lead_id, t.workflow_id, \
                     split_part(t.conversation_id, ':', 2) AS channel, NULL::uuid AS message_id, \
-                    t.due_at, t.attempt AS number \
+                    t.appointment_id, t.due_at, t.attempt AS number \
              FROM {timers_schema}.timers t WHERE t.tenant_id = "
         ));
         sql.push_bind(tenant);
@@ -98,8 +102,8 @@ pub async fn scheduled(
     if filter.kind.is_none() || filter.kind.as_deref() == Some(MESSAGE_KIND) {
         sql.push(format!(
             "SELECT s.task_key AS key, '{MESSAGE_KIND}' AS kind, s.lead_id, l.workflow_id, \
-                    split_part(s.conversation_id, ':', 2) AS channel, s.message_id, s.due_at, \
-                    s.attempt AS number \
+                    split_part(s.conversation_id, ':', 2) AS channel, s.message_id, \
+                    NULL::uuid AS appointment_id, s.due_at, s.attempt AS number \
              FROM {tasks_schema}.tasks s \
              LEFT JOIN {timers_schema}.leads l ON l.lead_id = s.lead_id \
              WHERE s.kind = 'send' AND s.tenant_id = "
@@ -146,13 +150,14 @@ type ScheduledTuple = (
     Option<Uuid>,
     String,
     Option<Uuid>,
+    Option<Uuid>,
     DateTime<Utc>,
     i32,
 );
 
 impl From<ScheduledTuple> for Scheduled {
     fn from(
-        (key, kind, lead_id, workflow_id, channel, message_id, due_at, number): ScheduledTuple,
+        (key, kind, lead_id, workflow_id, channel, message_id, appointment_id, due_at, number): ScheduledTuple,
     ) -> Self {
         Self {
             key,
@@ -161,6 +166,7 @@ impl From<ScheduledTuple> for Scheduled {
             workflow_id,
             channel,
             message_id,
+            appointment_id,
             due_at,
             number,
         }
@@ -178,7 +184,7 @@ pub async fn timers_of(
     let rows: Vec<ScheduledTuple> = sqlx::query_as(&format!(
         "SELECT t.task_key AS key, t.kind, t.lead_id, t.workflow_id, \
                 split_part(t.conversation_id, ':', 2) AS channel, NULL::uuid AS message_id, \
-                t.due_at, t.attempt AS number \
+                t.appointment_id, t.due_at, t.attempt AS number \
          FROM {timers_schema}.timers t WHERE t.task_key = ANY($1) AND t.tenant_id = $2"
     ))
     .bind(&keys)

@@ -335,9 +335,12 @@ async fn the_rules_engine_qualifies_a_lead_over_the_sandbox() {
     let yes = inbound(&app, key, &lead, "Yes I do").await;
     assert_eq!(sandbox_shows(&app, key, &lead, 3).await[2], Q2);
     let asap = inbound(&app, key, &lead, "asap please").await;
+    // Qualified: the reply offers free times (see conversation_booking.rs).
     assert_eq!(
         sandbox_shows(&app, key, &lead, 4).await[3],
-        "Great news, Sam, you qualify! Would you like to book an appointment with Acme Solar?"
+        "Great news, Sam, you qualify! Would you like to book an appointment with Acme Solar? \
+         Here are the next available times (Europe/London):\n1. Mon 30 Mar 12:00\n\
+         2. Tue 31 Mar 09:00\n3. Wed 1 Apr 09:00\nReply with the number of the time that suits you."
     );
     status_becomes(&app, key, &lead, "qualified").await;
 

@@ -360,7 +360,7 @@ fn phone_number_id(field: &str, value: &str) -> Result<String, ApiError> {
 }
 
 /// A secret, as given (not trimmed): 1 to 512 characters, no control characters.
-fn secret(field: &str, value: String) -> Result<Secret, ApiError> {
+pub(super) fn secret(field: &str, value: String) -> Result<Secret, ApiError> {
     if value.trim().is_empty() {
         return Err(ApiError::invalid_field(field, ValueError::Empty));
     }

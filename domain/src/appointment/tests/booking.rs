@@ -71,6 +71,7 @@ fn blank_location_and_link_are_recorded_as_none() {
             location: Some("   ".into()),
             meeting_link: None,
             notes: String::new(),
+            reminder_offsets_minutes: vec![],
             now,
         },
         _ => unreachable!(),
@@ -88,6 +89,7 @@ fn blank_location_and_link_are_recorded_as_none() {
             location: None,
             meeting_link: None,
             notes: String::new(),
+            reminder_offsets_minutes: vec![],
         }]);
 }
 
@@ -146,6 +148,7 @@ fn book_with(location: &str, meeting_link: &str, notes: &str) -> AppointmentComm
             end,
             timezone,
             calendar,
+            reminder_offsets_minutes,
             now,
             ..
         } => AppointmentCommand::Book {
@@ -158,6 +161,7 @@ fn book_with(location: &str, meeting_link: &str, notes: &str) -> AppointmentComm
             location: Some(location.into()),
             meeting_link: Some(meeting_link.into()),
             notes: notes.into(),
+            reminder_offsets_minutes,
             now,
         },
         _ => unreachable!(),
@@ -218,4 +222,77 @@ fn a_meeting_link_must_be_an_http_address_without_spaces() {
             .unwrap();
         assert_eq!(events.len(), 1, "{link}");
     }
+}
+
+/// `book()` with other reminder offsets.
+fn book_reminding(offsets: Vec<u32>) -> AppointmentCommand {
+    match book() {
+        AppointmentCommand::Book {
+            lead_id,
+            workflow_id,
+            start,
+            end,
+            timezone,
+            calendar,
+            location,
+            meeting_link,
+            notes,
+            now,
+            ..
+        } => AppointmentCommand::Book {
+            lead_id,
+            workflow_id,
+            start,
+            end,
+            timezone,
+            calendar,
+            location,
+            meeting_link,
+            notes,
+            reminder_offsets_minutes: offsets,
+            now,
+        },
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn the_reminders_are_recorded_longest_first_and_once_each() {
+    let events = appointment()
+        .given_no_previous_events()
+        .when(book_reminding(vec![60, 10, 1440, 60]))
+        .inspect_result()
+        .unwrap();
+    let [AppointmentEvent::AppointmentBooked {
+        reminder_offsets_minutes,
+        ..
+    }] = events.as_slice()
+    else {
+        panic!("one booking: {events:?}");
+    };
+    assert_eq!(reminder_offsets_minutes, &[1440, 60, 10]);
+}
+
+#[test]
+fn a_booking_without_reminders_is_accepted() {
+    let events = appointment()
+        .given_no_previous_events()
+        .when(book_reminding(vec![]))
+        .inspect_result()
+        .unwrap();
+    assert!(matches!(
+        events.as_slice(),
+        [AppointmentEvent::AppointmentBooked { reminder_offsets_minutes, .. }]
+            if reminder_offsets_minutes.is_empty()
+    ));
+}
+
+#[test]
+fn a_reminder_more_than_30_days_ahead_is_refused() {
+    appointment()
+        .given_no_previous_events()
+        .when(book_reminding(vec![60, MAX_REMINDER_OFFSET_MINUTES + 1]))
+        .then_expect_error(AppointmentError::ReminderOffsetOutOfRange {
+            max: MAX_REMINDER_OFFSET_MINUTES,
+        });
 }
