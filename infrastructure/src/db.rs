@@ -10,7 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 
 /// The migrations, in order. Never edit one that has been released: add a new one.
-const MIGRATIONS: [(i64, &str, &str); 10] = [
+const MIGRATIONS: [(i64, &str, &str); 11] = [
     (
         1,
         "event store",
@@ -60,6 +60,11 @@ const MIGRATIONS: [(i64, &str, &str); 10] = [
         10,
         "calendar connections",
         include_str!("../../migrations/0010_calendar_connections.sql"),
+    ),
+    (
+        11,
+        "reservations per tenant",
+        include_str!("../../migrations/0011_reservations_per_tenant.sql"),
     ),
 ];
 

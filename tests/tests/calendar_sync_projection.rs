@@ -170,6 +170,7 @@ async fn external_appointments_get_a_task_per_change_until_synced_and_a_rebuild_
         a,
         h(4),
         AppointmentCommand::RecordCalendarSyncFailed {
+            for_version: 3,
             error: "Google answered 503".into(),
             retry_at: Some(h(5)),
             at: h(4),
@@ -199,6 +200,7 @@ async fn external_appointments_get_a_task_per_change_until_synced_and_a_rebuild_
         a,
         h(5),
         AppointmentCommand::RecordCalendarSyncFailed {
+            for_version: 3,
             error: "the calendar is disconnected".into(),
             retry_at: None,
             at: h(5),

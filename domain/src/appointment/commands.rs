@@ -112,6 +112,8 @@ pub enum AppointmentCommand {
     },
     /// Writing the appointment to its external calendar failed; `retry_at: None` gives up.
     RecordCalendarSyncFailed {
+        /// The appointment's version the sync tried to show.
+        for_version: i64,
         /// What went wrong (kept to 1000 characters).
         error: String,
         /// When to try again.

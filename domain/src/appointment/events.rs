@@ -106,6 +106,8 @@ pub enum AppointmentEvent {
     },
     /// Writing the appointment to its external calendar failed.
     AppointmentCalendarSyncFailed {
+        /// The appointment's version the sync tried to show (a later change is synced anew).
+        for_version: i64,
         /// What went wrong.
         error: String,
         /// Failed attempts since the last change or success, this one included.

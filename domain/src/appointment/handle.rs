@@ -76,10 +76,11 @@ impl Appointment {
                 at,
             } => self.record_sync(through_version, event_id, meeting_link, at),
             AppointmentCommand::RecordCalendarSyncFailed {
+                for_version,
                 error,
                 retry_at,
                 at,
-            } => self.record_sync_failure(&error, retry_at, at),
+            } => self.record_sync_failure(for_version, &error, retry_at, at),
         }
     }
 
@@ -116,6 +117,7 @@ impl Appointment {
     /// Records a failed calendar sync; the error is kept to [`MAX_REASON_LEN`] characters.
     fn record_sync_failure(
         &self,
+        for_version: i64,
         error: &str,
         retry_at: Option<DateTime<Utc>>,
         at: DateTime<Utc>,
@@ -128,6 +130,7 @@ impl Appointment {
             return Err(AppointmentError::FieldEmpty { field: "error" });
         }
         Ok(vec![AppointmentEvent::AppointmentCalendarSyncFailed {
+            for_version,
             error,
             attempt: self.sync_attempts.saturating_add(1),
             retry_at,

@@ -111,6 +111,13 @@ pub struct Appointment {
     /// Failed calendar syncs since the last change or success.
     #[serde(default)]
     sync_attempts: u32,
+    /// Events applied: the aggregate's version.
+    #[serde(default)]
+    version: i64,
+    /// The version of the last change an external calendar must show (booking, reschedule,
+    /// cancel).
+    #[serde(default)]
+    changed_version: i64,
 }
 
 impl Default for Appointment {
@@ -134,6 +141,8 @@ impl Default for Appointment {
             reminders_skipped: BTreeSet::new(),
             synced_version: 0,
             sync_attempts: 0,
+            version: 0,
+            changed_version: 0,
         }
     }
 }
@@ -217,6 +226,13 @@ impl Appointment {
         self.sync_attempts
     }
 
+    /// The version of the last change an external calendar must show: the booking, the last
+    /// reschedule, or the cancel.
+    #[must_use]
+    pub const fn changed_version(&self) -> i64 {
+        self.changed_version
+    }
+
     /// Lifecycle status.
     #[must_use]
     pub const fn status(&self) -> AppointmentStatus {
@@ -268,6 +284,23 @@ impl Aggregate for Appointment {
     }
 
     fn apply(&mut self, event: Self::Event) {
+        let version = self.version + 1;
+        let changes_the_calendar = matches!(
+            event,
+            AppointmentEvent::AppointmentBooked { .. }
+                | AppointmentEvent::AppointmentRescheduled { .. }
+                | AppointmentEvent::AppointmentCancelled { .. }
+        );
+        self.apply_event(event);
+        self.version = version;
+        if changes_the_calendar {
+            self.changed_version = version;
+        }
+    }
+}
+
+impl Appointment {
+    fn apply_event(&mut self, event: AppointmentEvent) {
         match event {
             AppointmentEvent::AppointmentBooked {
                 lead_id,
@@ -300,6 +333,8 @@ impl Aggregate for Appointment {
                     reminders_skipped: BTreeSet::new(),
                     synced_version: 0,
                     sync_attempts: 0,
+                    version: 0,
+                    changed_version: 0,
                 };
             }
             AppointmentEvent::AppointmentRescheduled { start, end, .. } => {

@@ -174,6 +174,7 @@ fn sample_events() -> Vec<AppointmentEvent> {
             notes: "Bring ID".into(),
         },
         AppointmentEvent::AppointmentCalendarSyncFailed {
+            for_version: 1,
             error: "Google answered 503".into(),
             attempt: 1,
             retry_at: Some(start()),

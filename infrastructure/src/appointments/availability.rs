@@ -1,8 +1,8 @@
 //! A workflow's free slots: slots of the workflow's appointment length on a grid of that length
 //! from each day's opening, inside the workflow's business hours (else the tenant's) in the
 //! tenant's time zone, at least the workflow's `booking_notice_minutes` ahead, clear by its
-//! `appointment_buffer_minutes` of every busy time of the tenant's calendar: the reservations
-//! of live appointments and, when the tenant connected Google Calendar, the busy times Google
+//! `appointment_buffer_minutes` of every busy time of the tenant: the reservations of its live
+//! appointments (in whichever calendar) and, when the tenant connected Google Calendar, the busy times Google
 //! reports. When Google cannot say what is busy (a per-calendar error, a lost grant, an outage)
 //! nothing is offered: unknown is not free. The pure computation is
 //! [`domain::values::free_slots`]; this reads its inputs.
@@ -112,7 +112,7 @@ pub async fn availability(
     };
     let calendar = calendar_of(calendars, tenant).await?;
     let (busy_from, busy_to) = (from - rules.buffer, to + rules.buffer);
-    let mut busy = reserved(&mut conn, tenant, &calendar.calendar, busy_from, busy_to).await?;
+    let mut busy = reserved(&mut conn, tenant, busy_from, busy_to).await?;
     drop(conn);
     if let Some(provider) = &calendar.provider {
         match external_busy(provider.as_ref(), busy_from, busy_to).await {
@@ -159,26 +159,25 @@ pub async fn alternatives(
     Ok(free)
 }
 
-/// The reservations of `calendar` overlapping `[from, to)`.
+/// The tenant's reservations overlapping `[from, to)`, whichever calendar holds them: the
+/// business's time is the tenant's (`migrations/0011_reservations_per_tenant.sql`).
 async fn reserved(
     conn: &mut PgConnection,
     tenant: TenantId,
-    calendar: &CalendarRef,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Step<Vec<Interval>> {
     let rows: Vec<(DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
         "SELECT lower(during), upper(during) FROM appointment_reservations \
-         WHERE tenant_id = $1 AND calendar = $2 AND during && tstzrange($3, $4, '[)') \
+         WHERE tenant_id = $1 AND during && tstzrange($2, $3, '[)') \
          ORDER BY lower(during)",
     )
     .bind(tenant.as_uuid())
-    .bind(calendar.as_str())
     .bind(from)
     .bind(to)
     .fetch_all(&mut *conn)
     .await
-    .context("Failed to read the calendar's reservations")
+    .context("Failed to read the tenant's reservations")
     .map_err(CommandError::Database)?;
     Ok(rows
         .into_iter()

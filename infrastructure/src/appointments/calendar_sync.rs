@@ -70,7 +70,8 @@ pub async fn run(messaging: &Messaging, task: &ClaimedTask) -> anyhow::Result<Sy
         Err(StoreError::OtherTenant) => return Ok(SyncOutcome::NothingToDo),
         Err(error) => return Err(anyhow::Error::from(error).context("loading an appointment")),
     };
-    let (appointment, version) = (loaded.aggregate, loaded.version);
+    let appointment = loaded.aggregate;
+    let version = appointment.changed_version();
     if !appointment.is_booked()
         || appointment.calendar().is_builtin()
         || appointment.synced_version() >= version
@@ -169,6 +170,11 @@ async fn write(
         }
         (_, None) => {
             let inserted = provider.insert_event(event).await?;
+            if appointment.changed_version() > 1 {
+                // Moved since it was booked: an insert whose answer was lost before the move
+                // may have written it at the old time, and the insert finds that event as is.
+                provider.update_event(&inserted.event_id, event).await?;
+            }
             Ok((
                 SyncOutcome::Inserted,
                 Some(inserted.event_id),
@@ -233,6 +239,7 @@ async fn record_failure(
         &ctx,
         id,
         AppointmentCommand::RecordCalendarSyncFailed {
+            for_version: appointment.changed_version(),
             error: error.clone(),
             retry_at,
             at: ctx.issued_at,

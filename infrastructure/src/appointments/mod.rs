@@ -4,10 +4,10 @@
 //!
 //! # No double booking
 //! Every live appointment holds its time in `appointment_reservations` (one row per appointment,
-//! `[start, end)` in its tenant and calendar), written in the same transaction as its
-//! `AppointmentBooked` event. An exclusion constraint (`migrations/0009_appointments.sql`)
-//! refuses a second overlapping row: of concurrent bookings of one slot, on any number of
-//! instances, the first to insert wins and the others wait for its commit; their insert, a
+//! `[start, end)` in its tenant, whichever calendar holds it), written in the same transaction
+//! as its `AppointmentBooked` event. An exclusion constraint (`migrations/0011_…`) refuses a
+//! second overlapping row: of concurrent bookings of one slot, on any number of instances, the
+//! first to insert wins and the others wait for its commit; their insert, a
 //! speculative one (`ON CONFLICT DO NOTHING`, which cannot deadlock the way two plain inserts of
 //! overlapping rows can), then writes no row, which becomes [`AppointmentRefusal::Taken`]. A
 //! refusal rolls the whole unit back: no reservation, no appointment event, no lead change.
@@ -26,7 +26,7 @@
 //!   workflows can be booked through (a paused workflow stops automatic messages, not an
 //!   operator's booking). The lead need not be in that workflow.
 //! - Appointments are in the tenant's calendar — its Google calendar when it connected one
-//!   (reservations are kept per calendar, and Google's busy times count as busy), else the
+//!   (Google's busy times count as busy too), else the
 //!   built-in calendar — shown in the tenant's time zone, and last the workflow's
 //!   `appointment_duration_minutes`. The Google event itself is written after the booking
 //!   commits, by the calendar-sync worker ([`calendar_sync`]).

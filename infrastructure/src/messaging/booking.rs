@@ -21,7 +21,9 @@
 //!   model's reply, which asks which one.
 //! - No free time in the horizon: the lead is told someone will be in touch, and the
 //!   conversation is handed to a human (`no_availability`). The same when the tenant's Google
-//!   calendar cannot say what is busy (`calendar_unavailable`): unknown is not free.
+//!   calendar cannot say what is busy (`calendar_unavailable`): unknown is not free. A booking
+//!   refused for another reason than its time keeps the turn's answers and status, and a person
+//!   takes over (`booking_failed`).
 
 use chrono::{DateTime, Duration, Utc};
 use domain::conversation::{Intent, SlotOffer};
@@ -41,6 +43,9 @@ pub const HORIZON_DAYS: i64 = 14;
 pub const NO_AVAILABILITY: &str = "no_availability";
 /// Why a conversation goes to a human when the tenant's calendar cannot say what is free.
 pub const CALENDAR_UNAVAILABLE: &str = "calendar_unavailable";
+/// Why a conversation goes to a human when a booking was refused for another reason than the
+/// time being taken.
+pub const BOOKING_FAILED: &str = "booking_failed";
 
 /// What the lead's message means for booking.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -268,6 +273,16 @@ pub fn calendar_unavailable_text(first_name: &str, brand: &str) -> String {
     format!(
         "Sorry{}, I can't check the calendar right now. Someone from {} will get in touch to \
          find a time.",
+        salutation(first_name),
+        team(brand)
+    )
+}
+
+/// What the lead is told when a booking was refused for another reason than the time.
+#[must_use]
+pub fn booking_failed_text(first_name: &str, brand: &str) -> String {
+    format!(
+        "Sorry{}, I couldn't book that time. Someone from {} will get in touch to confirm it.",
         salutation(first_name),
         team(brand)
     )

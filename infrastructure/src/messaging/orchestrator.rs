@@ -459,16 +459,29 @@ async fn act_on(
                 ConversationError::StaleReply | ConversationError::AiPaused,
             ))) => return Ok(ReplyOutcome::NothingToDo),
             Err(CommandError::Rejected(MessagingError::Appointment(refusal)))
-                if plan.booking.is_some() && slot_gone(&refusal) =>
+                if plan.booking.is_some() =>
             {
-                // Another booking took the time between the check and the insert: offer
-                // what is free now instead.
-                let Some(slot) = plan.booking.take() else {
+                let Some((slot, _, _)) = plan.booking.take() else {
                     continue;
                 };
-                let (taken, _, _) = slot;
-                let intro = booking::taken_intro(lead.first_name(), &taken);
-                plan = offer_plan(messaging, ctx, context, &intro).await?;
+                plan = if slot_gone(&refusal) {
+                    // Another booking took the time between the check and the insert: offer
+                    // what is free now instead.
+                    let intro = booking::taken_intro(lead.first_name(), &slot);
+                    offer_plan(messaging, ctx, context, &intro).await?
+                } else {
+                    // Anything else keeps the turn's answers and status, and a person
+                    // takes over the booking.
+                    tracing::warn!(%conversation_id, refusal = %refusal, "a booking in the conversation was refused");
+                    Plan {
+                        reply: Some(booking::booking_failed_text(
+                            lead.first_name(),
+                            context.brand_name,
+                        )),
+                        handoff: Some(booking::BOOKING_FAILED),
+                        ..Plan::default()
+                    }
+                };
             }
             Err(CommandError::Rejected(refusal)) => {
                 // The reply cannot be queued (say WhatsApp's window closed while workers were
@@ -565,8 +578,15 @@ async fn offer_plan(
             ..Plan::default()
         });
     }
+    // A long model reply with the times appended may not fit one message: then the times go
+    // with the standard opening.
+    let mut text = booking::offer_text(intro, &offer, context.zone);
+    if MessageContent::text(&text).is_err() {
+        let intro = booking::booking_intro(context.lead.first_name());
+        text = booking::offer_text(&intro, &offer, context.zone);
+    }
     Ok(Plan {
-        reply: Some(booking::offer_text(intro, &offer, context.zone)),
+        reply: Some(text),
         offer,
         ..Plan::default()
     })

@@ -95,9 +95,17 @@ impl State {
                 }
             }
             AppointmentEvent::AppointmentCalendarSyncFailed {
-                attempt, retry_at, ..
+                for_version,
+                attempt,
+                retry_at,
+                ..
             } => {
-                if let Some(task) = self.task(id).cloned() {
+                // A change made while the failed sync was in flight keeps its task as it is.
+                let failed = self
+                    .task(id)
+                    .filter(|task| task.sequence <= for_version)
+                    .cloned();
+                if let Some(task) = failed {
                     self.put(
                         id,
                         retry_at.map(|due_at| SyncTask {

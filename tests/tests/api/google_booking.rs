@@ -421,3 +421,43 @@ async fn an_outage_is_retried_and_the_event_written_once() {
     .await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn appointments_keep_their_time_when_the_tenant_changes_calendar() {
+    let (app, _google, _state) = app_with_google().await;
+    let (tenant, workflow, lead) = tenant_with_google(&app).await;
+    post_ok(
+        &app,
+        &tenant.key,
+        "/api/v1/appointments",
+        json!({"lead_id": lead, "workflow_id": workflow, "start": "2026-03-30T08:00:00Z"}),
+        StatusCode::CREATED,
+    )
+    .await;
+    // Back to the built-in calendar: the Google-held appointment still takes its time.
+    let disconnected = app
+        .patch(
+            &tenant.key,
+            &format!("/api/v1/tenants/{}", tenant.id),
+            json!({"calendar": {"google": null}}),
+        )
+        .await;
+    assert_eq!(disconnected.status, StatusCode::OK, "{}", disconnected.text);
+    let free = monday(&app, &tenant.key, &workflow).await;
+    assert_eq!(free["calendar"], "builtin");
+    assert_eq!(
+        starts(&free)[0],
+        at("2026-03-30T09:00:00Z"),
+        "08:00 and its buffer are taken"
+    );
+    let again = app
+        .post(
+            &tenant.key,
+            "/api/v1/appointments",
+            json!({"lead_id": lead, "workflow_id": workflow, "start": "2026-03-30T08:15:00Z"}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
+    assert_eq!(again.body["error"]["code"], "slot_taken");
+    app.stop().await;
+}

@@ -25,6 +25,7 @@ fn synced(version: i64, event_id: Option<&str>, link: Option<&str>) -> Appointme
 
 fn failure(retry_at: Option<DateTime<Utc>>) -> AppointmentCommand {
     AppointmentCommand::RecordCalendarSyncFailed {
+        for_version: 1,
         error: "  Google answered 503  ".into(),
         retry_at,
         at: now(),
@@ -79,6 +80,7 @@ fn the_state_keeps_the_event_the_link_and_the_version() {
 #[test]
 fn failures_count_attempts_until_a_change_or_a_success() {
     let failed = |attempt, retry_at| AppointmentEvent::AppointmentCalendarSyncFailed {
+        for_version: 1,
         error: "Google answered 503".into(),
         attempt,
         retry_at,
@@ -103,6 +105,34 @@ fn failures_count_attempts_until_a_change_or_a_success() {
 }
 
 #[test]
+fn the_version_to_show_is_the_last_booking_reschedule_or_cancel() {
+    let mut state = Appointment::default();
+    state.apply(booked());
+    assert_eq!(state.changed_version(), 1);
+    state.apply(AppointmentEvent::AppointmentNotesEdited {
+        notes: "Bring ID".into(),
+    });
+    state.apply(synced(1, Some("a1b2"), None));
+    assert_eq!(
+        state.changed_version(),
+        1,
+        "notes and syncs change nothing to show"
+    );
+    state.apply(AppointmentEvent::AppointmentRescheduled {
+        from_start: start(),
+        from_end: end(),
+        start: start() + minutes(30),
+        end: end() + minutes(30),
+    });
+    assert_eq!(state.changed_version(), 4);
+    state.apply(AppointmentEvent::AppointmentCancelled {
+        reason: "moved away".into(),
+        at: now(),
+    });
+    assert_eq!(state.changed_version(), 5);
+}
+
+#[test]
 fn a_malformed_sync_is_refused_naming_the_field() {
     appointment()
         .given(vec![booked()])
@@ -114,6 +144,7 @@ fn a_malformed_sync_is_refused_naming_the_field() {
     appointment()
         .given(vec![booked()])
         .when(AppointmentCommand::RecordCalendarSyncFailed {
+            for_version: 1,
             error: " ".into(),
             retry_at: None,
             at: now(),
