@@ -19,8 +19,10 @@
 //!   raw reservation inserts.
 //! - [`progress`]: a progress bar on stderr for long CLI operations.
 //! - [`import_cli`], [`bench_import`]: `bookerbot leads import` and the CSV import benchmark.
+//! - [`audit`]: `bookerbot audit`, a lead's events and its state at any instant.
 //! - [`seed`], [`bench_rebuild`]: synthetic tenants and leads, and the projection rebuild benchmark.
 
+pub mod audit;
 pub mod auth;
 pub mod bench;
 pub mod bench_appointments;

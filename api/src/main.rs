@@ -237,6 +237,8 @@ enum Command {
         #[command(subcommand)]
         command: LeadsCommand,
     },
+    /// A lead's events (with its conversations' and appointments') and its state at any instant.
+    Audit(api::audit::cli::AuditArgs),
     /// Inspect projections.
     Projections {
         #[command(subcommand)]
@@ -327,6 +329,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Leads {
             command: LeadsCommand::Import(args),
         } => api::import_cli::run(settings, args).await,
+        Command::Audit(args) => api::audit::cli::run(settings, args).await,
         Command::Bench {
             command: BenchCommand::Import(options),
         } => api::bench_import::run_import(settings, options)

@@ -16,11 +16,13 @@
 //! - [`timers`]: each engaged lead's next step (outreach, follow-up, unresponsive) and when.
 //! - [`appointments`]: a row per appointment, for lists and calendar views.
 //! - [`calendar_sync`]: appointments whose external calendar (Google) is behind, for the workers.
+//! - [`costs`]: AI calls, tokens and exact cost per tenant, day, workflow and model; messages per day.
 
 pub mod appointments;
 pub mod calendar_sync;
 pub mod contacts;
 pub mod conversations;
+pub mod costs;
 pub mod projection;
 pub mod rebuild;
 pub mod runner;
@@ -43,5 +45,6 @@ pub fn all() -> Vec<Target> {
         Target::live(Arc::new(timers::TimersProjection)),
         Target::live(Arc::new(appointments::AppointmentsProjection)),
         Target::live(Arc::new(calendar_sync::CalendarSyncProjection)),
+        Target::live(Arc::new(costs::CostsProjection)),
     ]
 }

@@ -2,6 +2,7 @@
 //! query scoped to the caller's tenant, and maps failures through [`crate::error`].
 
 pub mod admin;
+pub mod analytics;
 pub mod appointments;
 pub mod bulk;
 pub mod conversation;
@@ -36,6 +37,8 @@ pub enum ApiTags {
     Appointments,
     /// The lead's side of the sandbox channel, for trying the product without a provider.
     Sandbox,
+    /// Analytics: AI costs per day, workflow and model.
+    Analytics,
     /// Operations: projections and their lag.
     Admin,
     /// Liveness, readiness and metrics.
@@ -63,7 +66,7 @@ pub fn apis() -> (
     jobs::JobsApi,
     tags::TagsApi,
     admin::AdminApi,
-    health::HealthApi,
+    (health::HealthApi, analytics::AnalyticsApi),
 ) {
     (
         tenants::TenantsApi,
@@ -81,6 +84,6 @@ pub fn apis() -> (
         jobs::JobsApi,
         tags::TagsApi,
         admin::AdminApi,
-        health::HealthApi,
+        (health::HealthApi, analytics::AnalyticsApi),
     )
 }

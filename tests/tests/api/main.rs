@@ -2,6 +2,7 @@
 //! over HTTP. One binary with a module per feature and a shared `helpers.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod analytics_costs;
 mod appointments;
 mod automation;
 mod bad_input;
