@@ -16,13 +16,17 @@
 //! - [`timers`]: each engaged lead's next step (outreach, follow-up, unresponsive) and when.
 //! - [`appointments`]: a row per appointment, for lists and calendar views.
 //! - [`calendar_sync`]: appointments whose external calendar (Google) is behind, for the workers.
+//! - [`activity`]: the tenant's meaningful events, newest first, each with a short summary.
 //! - [`costs`]: AI calls, tokens and exact cost per tenant, day, workflow and model; messages per day.
+//! - [`funnel`]: leads reaching each stage per tenant, workflow and day; leads per status now.
 
+pub mod activity;
 pub mod appointments;
 pub mod calendar_sync;
 pub mod contacts;
 pub mod conversations;
 pub mod costs;
+pub mod funnel;
 pub mod projection;
 pub mod rebuild;
 pub mod runner;
@@ -46,5 +50,7 @@ pub fn all() -> Vec<Target> {
         Target::live(Arc::new(appointments::AppointmentsProjection)),
         Target::live(Arc::new(calendar_sync::CalendarSyncProjection)),
         Target::live(Arc::new(costs::CostsProjection)),
+        Target::live(Arc::new(funnel::FunnelProjection)),
+        Target::live(Arc::new(activity::ActivityProjection)),
     ]
 }

@@ -1,9 +1,14 @@
-//! Bodies of the analytics operations: the AI cost report. Costs travel as exact integer
-//! micro-USD and as a decimal string made from them, never through a float.
+//! Bodies of the analytics operations: the AI cost report and the funnel. Costs travel as exact
+//! integer micro-USD and as a decimal string made from them, never through a float; funnel rates
+//! are ratios of exact counts, rounded to four decimals, `null` when the denominator is not
+//! positive.
 
 use chrono::NaiveDate;
+use domain::LeadStatus;
 use poem_openapi::Object;
 use projections::costs::query::{CostReport, CostRow, CostSums};
+use projections::funnel::query::{FunnelBucket, FunnelCounts, FunnelReport};
+use uuid::Uuid;
 
 use crate::error::ApiError;
 
@@ -100,6 +105,195 @@ impl CostReportDto {
     }
 }
 
+/// Ever-reached stage counts and appointment outcomes over some days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Object)]
+#[oai(rename = "FunnelCounts")]
+pub struct FunnelCountsDto {
+    /// Leads captured.
+    pub captured: i64,
+    /// Leads that first reached `contacted` (or a status past it: in conversation, qualified,
+    /// booked).
+    pub contacted: i64,
+    /// Leads that first replied: reached in conversation, qualified or booked.
+    pub replied: i64,
+    /// Leads first qualified.
+    pub qualified: i64,
+    /// Leads first booked.
+    pub booked: i64,
+    /// Leads that first opted out.
+    pub opted_out: i64,
+    /// Leads that first became unresponsive.
+    pub unresponsive: i64,
+    /// Leads first handed off to a human.
+    pub handed_off: i64,
+    /// Appointments marked completed.
+    pub completed: i64,
+    /// Appointments marked no-show.
+    pub no_show: i64,
+}
+
+impl From<FunnelCounts> for FunnelCountsDto {
+    fn from(c: FunnelCounts) -> Self {
+        Self {
+            captured: c.captured,
+            contacted: c.contacted,
+            replied: c.replied,
+            qualified: c.qualified,
+            booked: c.booked,
+            opted_out: c.opted_out,
+            unresponsive: c.unresponsive,
+            handed_off: c.handed_off,
+            completed: c.completed,
+            no_show: c.no_show,
+        }
+    }
+}
+
+/// One bucket of the funnel.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+#[oai(rename = "FunnelBucket")]
+pub struct FunnelBucketDto {
+    /// Its first day (`YYYY-MM-DD`): the day, the ISO week's Monday or the month's first day
+    /// (possibly before `from`; only days in the range are counted).
+    pub start: String,
+    /// Its counts.
+    #[oai(flatten)]
+    pub counts: FunnelCountsDto,
+}
+
+impl From<FunnelBucket> for FunnelBucketDto {
+    fn from(bucket: FunnelBucket) -> Self {
+        Self {
+            start: bucket.start.to_string(),
+            counts: bucket.counts.into(),
+        }
+    }
+}
+
+/// Leads per status now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Object)]
+#[oai(rename = "FunnelCurrent")]
+pub struct FunnelCurrentDto {
+    /// Captured, not yet messaged.
+    pub pending: i64,
+    /// Messaged, no reply yet.
+    pub contacted: i64,
+    /// In conversation.
+    pub in_conversation: i64,
+    /// Qualified.
+    pub qualified: i64,
+    /// Booked.
+    pub booked: i64,
+    /// Opted out.
+    pub opted_out: i64,
+    /// Unresponsive.
+    pub unresponsive: i64,
+    /// Handed off to a human.
+    pub handed_off: i64,
+}
+
+impl FunnelCurrentDto {
+    fn new(current: &[(LeadStatus, i64)]) -> Self {
+        let mut dto = Self::default();
+        for (status, leads) in current {
+            let slot = match status {
+                LeadStatus::Pending => &mut dto.pending,
+                LeadStatus::Contacted => &mut dto.contacted,
+                LeadStatus::InConversation => &mut dto.in_conversation,
+                LeadStatus::Qualified => &mut dto.qualified,
+                LeadStatus::Booked => &mut dto.booked,
+                LeadStatus::OptedOut => &mut dto.opted_out,
+                LeadStatus::Unresponsive => &mut dto.unresponsive,
+                LeadStatus::HandedOff => &mut dto.handed_off,
+            };
+            *slot += leads;
+        }
+        dto
+    }
+}
+
+/// The funnel's rates over the whole range, from its ever-reached counts; `null` when the
+/// denominator is not positive.
+#[derive(Debug, Clone, Copy, PartialEq, Object)]
+#[oai(rename = "FunnelRates")]
+pub struct FunnelRatesDto {
+    /// replied / contacted (replied: leads that reached in conversation, qualified or booked).
+    pub response_rate: Option<f64>,
+    /// qualified / (contacted − opted_out).
+    pub qualification_rate: Option<f64>,
+    /// booked / qualified.
+    pub booking_rate: Option<f64>,
+    /// opted_out / contacted.
+    pub opt_out_rate: Option<f64>,
+    /// completed / (completed + no_show).
+    pub show_rate: Option<f64>,
+}
+
+impl From<FunnelCounts> for FunnelRatesDto {
+    fn from(c: FunnelCounts) -> Self {
+        Self {
+            response_rate: rate(c.replied, c.contacted),
+            qualification_rate: rate(c.qualified, c.contacted - c.opted_out),
+            booking_rate: rate(c.booked, c.qualified),
+            opt_out_rate: rate(c.opted_out, c.contacted),
+            show_rate: rate(c.completed, c.completed + c.no_show),
+        }
+    }
+}
+
+/// `part / whole` rounded to four decimals; `None` when `whole` is not positive.
+#[must_use]
+pub fn rate(part: i64, whole: i64) -> Option<f64> {
+    // Counts stay far below 2^53: the division is exact up to the float's own rounding.
+    #[allow(clippy::cast_precision_loss)]
+    (whole > 0).then(|| (part as f64 / whole as f64 * 10_000.0).round() / 10_000.0)
+}
+
+/// A tenant's funnel over a range of UTC days.
+#[derive(Debug, Clone, PartialEq, Object)]
+#[oai(rename = "FunnelReport")]
+pub struct FunnelReportDto {
+    /// `day`, `week` or `month`.
+    pub granularity: String,
+    /// The first UTC day counted (`YYYY-MM-DD`).
+    pub from: String,
+    /// The last UTC day counted (`YYYY-MM-DD`).
+    pub to: String,
+    /// The workflow counted (the nil uuid: leads in none), or `null` for all.
+    pub workflow_id: Option<String>,
+    /// The buckets that counted anything, by start.
+    pub buckets: Vec<FunnelBucketDto>,
+    /// The whole range.
+    pub total: FunnelCountsDto,
+    /// The rates over the whole range, from `total`.
+    pub rates: FunnelRatesDto,
+    /// Leads per status now (whatever the range).
+    pub current: FunnelCurrentDto,
+}
+
+impl FunnelReportDto {
+    /// The body of `report` for these parameters.
+    #[must_use]
+    pub fn new(
+        granularity: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+        workflow: Option<Uuid>,
+        report: FunnelReport,
+    ) -> Self {
+        Self {
+            granularity: granularity.to_owned(),
+            from: from.to_string(),
+            to: to.to_string(),
+            workflow_id: workflow.map(|id| id.to_string()),
+            buckets: report.buckets.into_iter().map(Into::into).collect(),
+            total: report.total.into(),
+            rates: report.total.into(),
+            current: FunnelCurrentDto::new(&report.current),
+        }
+    }
+}
+
 /// Micro-units as a decimal string with six places: `1234` → `"0.001234"`, `-5` → `"-0.000005"`.
 #[must_use]
 pub fn micros_to_decimal(micros: i64) -> String {
@@ -139,5 +333,14 @@ mod tests {
         assert_eq!(micros_to_decimal(12_000_001), "12.000001");
         assert_eq!(micros_to_decimal(-5), "-0.000005");
         assert_eq!(micros_to_decimal(i64::MIN), "-9223372036854.775808");
+    }
+
+    #[test]
+    fn rates_round_to_four_decimals_and_are_null_without_a_denominator() {
+        assert_eq!(rate(2, 3), Some(0.6667));
+        assert_eq!(rate(1, 8), Some(0.125));
+        assert_eq!(rate(5, 5), Some(1.0));
+        assert_eq!(rate(0, 0), None);
+        assert_eq!(rate(1, -1), None);
     }
 }

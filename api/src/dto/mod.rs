@@ -1,6 +1,7 @@
 //! Request and response bodies. They hold primitives (validators are for the docs); handlers
 //! parse them into domain values, naming the field that was wrong.
 
+pub mod activity;
 pub mod analytics;
 pub mod appointment;
 pub mod bulk;

@@ -1,15 +1,18 @@
 //! Analytics over HTTP: the tenant's AI spend per day, workflow or model, read from the `costs`
-//! projection (a few rows per day however many leads the tenant has). Days are UTC days.
+//! projection, and its lead funnel, read from the `funnel` projection (a few rows per day however
+//! many leads the tenant has). Days are UTC days.
 
-use chrono::Duration;
+use chrono::{Duration, NaiveDate};
 use poem::web::Data;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::OpenApi;
 use projections::costs::query::{self, GroupBy};
+use projections::funnel::query::{funnel, Granularity};
+use uuid::Uuid;
 
 use crate::auth::BearerAuth;
-use crate::dto::analytics::{parse_day, CostReportDto};
+use crate::dto::analytics::{parse_day, CostReportDto, FunnelReportDto};
 use crate::error::ApiError;
 use crate::routes::ApiTags;
 use crate::state::AppState;
@@ -62,17 +65,7 @@ impl AnalyticsApi {
                 ))
             }
         };
-        let to = match to.0.as_deref() {
-            Some(raw) => parse_day("to", raw)?,
-            None => state.clock.now().date_naive(),
-        };
-        let from = match from.0.as_deref() {
-            Some(raw) => parse_day("from", raw)?,
-            None => to - Duration::days(DEFAULT_DAYS - 1),
-        };
-        if from > to {
-            return Err(ApiError::invalid_field("from", "must not be after to"));
-        }
+        let (from, to) = range(&state, from.0.as_deref(), to.0.as_deref())?;
         let schema = projections::costs::live();
         state
             .wait_for_position(&schema, tenant, min_position.0)
@@ -80,4 +73,95 @@ impl AnalyticsApi {
         let report = query::costs(&state.pool, &schema, tenant.as_uuid(), from, to, group).await?;
         Ok(Json(CostReportDto::new(name, from, to, report)))
     }
+
+    /// Lead funnel
+    ///
+    /// The tenant's funnel from `from` to `to` (UTC days, both included), for one `workflow_id`
+    /// (the nil uuid: leads in no workflow) or all: per `granularity` bucket (`day`, `week` —
+    /// ISO weeks from Monday — or `month`), how many leads first reached each stage on those
+    /// days (`replied`: in conversation, qualified or booked; reaching any of those also counts
+    /// as `contacted`) and how many appointments were marked completed or no-show; the total;
+    /// the rates over the total (response = replied / contacted, qualification = qualified /
+    /// (contacted − opted_out), booking = booked / qualified, opt-out = opted_out / contacted,
+    /// show = completed / (completed + no_show); four decimals, `null` for a zero denominator);
+    /// and the leads per status now. `from`/`to` as for costs. 422 naming the field for a bad
+    /// value. Pass a command's `position` as `min_position` to see its effect.
+    #[oai(
+        path = "/analytics/funnel",
+        method = "get",
+        operation_id = "analytics_funnel"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn funnel(
+        &self,
+        auth: BearerAuth,
+        state: Data<&AppState>,
+        /// Only this workflow's leads (the nil uuid: leads in none); all when absent.
+        workflow_id: Query<Option<String>>,
+        /// The first day counted.
+        from: Query<Option<String>>,
+        /// The last day counted.
+        to: Query<Option<String>>,
+        /// `day` (default), `week` or `month`.
+        granularity: Query<Option<String>>,
+        /// Wait (briefly) until the read model has applied the event at this position.
+        min_position: Query<Option<i64>>,
+    ) -> Result<Json<FunnelReportDto>, ApiError> {
+        let tenant = auth.0.tenant()?;
+        let workflow = match workflow_id.0.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(raw) => Some(
+                Uuid::parse_str(raw)
+                    .map_err(|_| ApiError::invalid_field("workflow_id", "must be a uuid"))?,
+            ),
+        };
+        let (buckets, name) = match granularity.0.as_deref().map(str::trim) {
+            None | Some("day") => (Granularity::Day, "day"),
+            Some("week") => (Granularity::Week, "week"),
+            Some("month") => (Granularity::Month, "month"),
+            Some(_) => {
+                return Err(ApiError::invalid_field(
+                    "granularity",
+                    "must be day, week or month",
+                ))
+            }
+        };
+        let (from, to) = range(&state, from.0.as_deref(), to.0.as_deref())?;
+        let schema = projections::funnel::live();
+        state
+            .wait_for_position(&schema, tenant, min_position.0)
+            .await?;
+        let report = funnel(
+            &state.pool,
+            &schema,
+            tenant.as_uuid(),
+            workflow,
+            from,
+            to,
+            buckets,
+        )
+        .await?;
+        Ok(Json(FunnelReportDto::new(name, from, to, workflow, report)))
+    }
+}
+
+/// The days from `from` to `to`: `to` defaults to today, `from` to 29 days before `to`; 422
+/// naming the field for a bad value or `from` after `to`.
+fn range(
+    state: &AppState,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<(NaiveDate, NaiveDate), ApiError> {
+    let to = match to {
+        Some(raw) => parse_day("to", raw)?,
+        None => state.clock.now().date_naive(),
+    };
+    let from = match from {
+        Some(raw) => parse_day("from", raw)?,
+        None => to - Duration::days(DEFAULT_DAYS - 1),
+    };
+    if from > to {
+        return Err(ApiError::invalid_field("from", "must not be after to"));
+    }
+    Ok((from, to))
 }

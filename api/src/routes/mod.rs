@@ -1,6 +1,7 @@
 //! The HTTP surface, one module per resource. Every handler authenticates, builds a command or a
 //! query scoped to the caller's tenant, and maps failures through [`crate::error`].
 
+pub mod activity;
 pub mod admin;
 pub mod analytics;
 pub mod appointments;
@@ -66,7 +67,11 @@ pub fn apis() -> (
     jobs::JobsApi,
     tags::TagsApi,
     admin::AdminApi,
-    (health::HealthApi, analytics::AnalyticsApi),
+    (
+        health::HealthApi,
+        analytics::AnalyticsApi,
+        activity::ActivityApi,
+    ),
 ) {
     (
         tenants::TenantsApi,
@@ -84,6 +89,10 @@ pub fn apis() -> (
         jobs::JobsApi,
         tags::TagsApi,
         admin::AdminApi,
-        (health::HealthApi, analytics::AnalyticsApi),
+        (
+            health::HealthApi,
+            analytics::AnalyticsApi,
+            activity::ActivityApi,
+        ),
     )
 }

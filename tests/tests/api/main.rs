@@ -2,7 +2,9 @@
 //! over HTTP. One binary with a module per feature and a shared `helpers.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod activity;
 mod analytics_costs;
+mod analytics_funnel;
 mod appointments;
 mod automation;
 mod bad_input;
