@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use application::{Actor, Clock, CommandContext, SystemClock};
+use domain::budget::AiBudget;
 use domain::values::{
     BusinessHours, CustomFields, EmailAddress, LeadSource, LocalTimeRange, MessageTemplate,
     PhoneNumber, Tag, WorkflowId, WorkflowName,
@@ -20,6 +21,9 @@ use crate::settings::Settings;
 
 /// The demo tenant's name.
 pub const DEMO_TENANT: &str = "BookerBot Demo";
+
+/// The demo tenant's monthly AI budget: 25 USD, alerts at 50/80/100 %, no hard stop.
+const DEMO_AI_BUDGET_MICROS: i64 = 25_000_000;
 
 const DEMO_LEADS: [(&str, &str, &str, &str); 6] = [
     ("Amelia", "Hughes", "+44 7700 900123", "amelia@example.com"),
@@ -52,6 +56,7 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         None => {
             let settings = TenantSettings {
                 brand_name: Some("Bright Smile Dental".to_string()),
+                ai_budget: Some(Some(AiBudget::new(DEMO_AI_BUDGET_MICROS, None, false)?)),
                 ..TenantSettings::default()
             };
             let (tenant, key) = tenants

@@ -15,6 +15,7 @@
 //! - [`bench_list`]: the lead list benchmark (HTTP beside raw SQL, database growth, deep pages).
 //! - [`bench_messaging`]: inbound webhook ingestion and AI reply latency, beside raw inserts.
 //! - [`bench_automation`]: outreach latency during an import, and the timer dispatcher's rate.
+//! - [`bench_analytics`]: the all-time overview for a 10k and a 1M tenant, a 365-day funnel.
 //! - [`bench_appointments`]: availability of a busy month, and booking under contention beside
 //!   raw reservation inserts.
 //! - [`progress`]: a progress bar on stderr for long CLI operations.
@@ -25,6 +26,7 @@
 pub mod audit;
 pub mod auth;
 pub mod bench;
+pub mod bench_analytics;
 pub mod bench_appointments;
 pub mod bench_automation;
 pub mod bench_import;

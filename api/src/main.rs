@@ -295,6 +295,8 @@ enum BenchCommand {
     Availability(api::bench_appointments::AvailabilityBench),
     /// Bookings racing for the same hour over HTTP, beside raw reservation inserts.
     Booking(api::bench_appointments::BookingBench),
+    /// The all-time analytics overview for a 10k and a 1M tenant, and a 365-day funnel.
+    Analytics(api::bench_analytics::AnalyticsBench),
 }
 
 #[tokio::main]
@@ -429,6 +431,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => api::bench_appointments::run_booking(settings, options)
             .await
             .context("The booking benchmark failed"),
+        Command::Bench {
+            command: BenchCommand::Analytics(options),
+        } => api::bench_analytics::run_analytics(settings, options)
+            .await
+            .context("The analytics benchmark failed"),
     }
 }
 

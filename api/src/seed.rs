@@ -9,6 +9,7 @@
 //! slots per transaction together with the phones they reserve in `lead_phones`. Generation runs
 //! on one task while another writes, and the same `--seed` gives the same leads and histories.
 
+pub mod conversations;
 mod names;
 mod rng;
 mod story;
@@ -107,28 +108,47 @@ pub async fn seed(
         elapsed: Duration::ZERO,
     };
     for index in 0..options.tenants {
-        let tenant = create_tenant(pool, options.seed, index).await?;
-        let plan = TenantPlan {
-            tenant: tenant.id.as_uuid(),
-            workflows: tenant.workflows.clone(),
-            now: Utc::now(),
-        };
         let done = report.leads;
         let mut tenant_progress = |leads| progress(done + leads);
-        report.events += write_leads(
+        let (tenant, events) = seed_tenant(
             pool,
-            &plan,
-            [options.seed, u64::from(index)],
+            options.seed,
+            index,
             options.leads,
+            HISTORY_DAYS,
             &mut tenant_progress,
         )
-        .await
-        .with_context(|| format!("Failed to seed the leads of tenant {}", tenant.id))?;
+        .await?;
+        report.events += events;
         report.leads += options.leads;
         report.tenants.push(tenant);
     }
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// Seeds tenant number `index` of seed `seed` with `leads` leads captured over the
+/// `history_days` days up to a week ago (at least [`QUIET_DAYS`] + 1); returns the tenant and
+/// the lead events written. `progress` hears the leads written so far.
+pub async fn seed_tenant(
+    pool: &PgPool,
+    seed: u64,
+    index: u32,
+    leads: u64,
+    history_days: i64,
+    progress: &mut (dyn FnMut(u64) + Send),
+) -> anyhow::Result<(SeededTenant, u64)> {
+    let tenant = create_tenant(pool, seed, index).await?;
+    let plan = TenantPlan {
+        tenant: tenant.id.as_uuid(),
+        workflows: tenant.workflows.clone(),
+        now: Utc::now(),
+    };
+    let timeline = Timeline::spanning(plan.now, leads, history_days.max(QUIET_DAYS + 1));
+    let events = write_leads(pool, &plan, [seed, u64::from(index)], timeline, progress)
+        .await
+        .with_context(|| format!("Failed to seed the leads of tenant {}", tenant.id))?;
+    Ok((tenant, events))
 }
 
 /// `bookerbot seed`: seeds the configured database, printing each tenant and its key.
@@ -244,9 +264,10 @@ struct Timeline {
 }
 
 impl Timeline {
-    fn new(now: DateTime<Utc>, leads: u64) -> Self {
-        let start = now - chrono::Duration::days(HISTORY_DAYS);
-        let capture_span_ms = (HISTORY_DAYS - QUIET_DAYS) * 86_400_000;
+    /// Captures over the `history_days` days up to [`QUIET_DAYS`] ago.
+    fn spanning(now: DateTime<Utc>, leads: u64, history_days: i64) -> Self {
+        let start = now - chrono::Duration::days(history_days);
+        let capture_span_ms = (history_days - QUIET_DAYS) * 86_400_000;
         let slots = (leads * EVENTS_PER_LEAD / EVENTS_PER_SLOT).max(1);
         Self {
             start,
@@ -277,15 +298,15 @@ impl Timeline {
     }
 }
 
-/// Generates and writes `leads` leads of `plan.tenant`; returns the events written.
+/// Generates and writes the `timeline.leads` leads of `plan.tenant`; returns the events
+/// written.
 async fn write_leads(
     pool: &PgPool,
     plan: &TenantPlan,
     stream: [u64; 2],
-    leads: u64,
+    timeline: Timeline,
     progress: &mut (dyn FnMut(u64) + Send),
 ) -> anyhow::Result<u64> {
-    let timeline = Timeline::new(plan.now, leads);
     let (sender, mut flushes) = mpsc::channel::<anyhow::Result<Flush>>(2);
     let generator_plan = plan.clone();
     let generator = tokio::spawn(async move {
@@ -428,7 +449,7 @@ mod tests {
     #[test]
     fn captures_spread_over_the_history_and_slots_follow_time() {
         let now = Utc::now();
-        let timeline = Timeline::new(now, 10_000);
+        let timeline = Timeline::spanning(now, 10_000, HISTORY_DAYS);
         assert_eq!(
             timeline.capture(0),
             now - chrono::Duration::days(HISTORY_DAYS)

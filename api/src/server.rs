@@ -152,6 +152,10 @@ pub async fn start(
             state.messaging.clone(),
             shutdown_rx.clone(),
         )));
+        runners.push(tokio::spawn(infrastructure::messaging::budget::run(
+            state.messaging.clone(),
+            shutdown_rx.clone(),
+        )));
     }
     let mut stop = shutdown_rx.clone();
     let server = tokio::spawn(

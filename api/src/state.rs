@@ -56,6 +56,7 @@ fn messaging(
         projections::tasks::live_table(),
         projections::timers::live_table(),
         projections::calendar_sync::live_table(),
+        projections::budgets::live(),
     );
     messaging_settings.public_url = settings.public_url.clone();
     messaging_settings.send_rate_per_second = settings.send_rate_per_second;

@@ -10,6 +10,8 @@
 //!   lifecycle (see [`lead::LeadStatus`] for the transition table).
 //! - [`workflow`]: the Workflow aggregate: a definition of how leads are engaged, and its
 //!   draft → active ⇄ paused → archived lifecycle.
+//! - [`budget`]: a tenant's monthly AI budget and the BudgetMonth aggregate, which records each
+//!   alert threshold reached once per month.
 //!
 //! Each aggregate folder holds `mod.rs` (state and `apply`), `commands.rs`, `events.rs`,
 //! `errors.rs` and `tests.rs` (given/when/then, split into `tests/` by theme), plus one file
@@ -46,6 +48,7 @@
 //! ```
 
 pub mod appointment;
+pub mod budget;
 pub mod conversation;
 mod double_option;
 pub mod lead;
@@ -56,6 +59,7 @@ pub use appointment::{
     Appointment, AppointmentCommand, AppointmentError, AppointmentEvent, AppointmentStatus,
     CalendarRef,
 };
+pub use budget::{BudgetCommand, BudgetError, BudgetEvent, BudgetMonth, UtcMonth};
 pub use lead::{
     DeferralReason, EngagementStep, Lead, LeadCommand, LeadDetailsPatch, LeadError, LeadEvent,
     LeadStatus, NewLead,

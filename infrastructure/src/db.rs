@@ -10,7 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 
 /// The migrations, in order. Never edit one that has been released: add a new one.
-const MIGRATIONS: [(i64, &str, &str); 11] = [
+const MIGRATIONS: [(i64, &str, &str); 12] = [
     (
         1,
         "event store",
@@ -65,6 +65,11 @@ const MIGRATIONS: [(i64, &str, &str); 11] = [
         11,
         "reservations per tenant",
         include_str!("../../migrations/0011_reservations_per_tenant.sql"),
+    ),
+    (
+        12,
+        "ai budgets",
+        include_str!("../../migrations/0012_ai_budgets.sql"),
     ),
 ];
 

@@ -22,6 +22,7 @@
 //! - [`bulk`]: one bulk action applied to a chunk of leads.
 //! - [`tags`]: a tenant's tag definitions (colours).
 //! - [`ttl_cache`]: short-lived in-process caches of keys and tenant settings.
+//! - [`webhook`]: one JSON POST to a tenant's webhook URL.
 
 pub mod ai;
 pub mod appointments;
@@ -44,3 +45,4 @@ pub mod secrets;
 pub mod tags;
 pub mod tenants;
 pub mod ttl_cache;
+pub mod webhook;

@@ -8,11 +8,15 @@
 //! [`SecretBox`] before they are stored ([`channels`], [`ai`], [`calendar`]); reading a tenant
 //! shows only whether each secret is set, and [`TenantStore::channel_credentials`] /
 //! [`TenantStore::ai_settings`] / [`TenantStore::google_connection`] open them for the adapters.
+//!
+//! The monthly AI budget ([`Tenant::ai_budget`]) is plain jsonb, checked by [`AiBudget`] when
+//! read, and cached with the rest of the tenant.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
+use domain::budget::AiBudget;
 use domain::values::{
     BusinessHours, CountryCode, EmailAddress, PhoneNumber, QuietHours, TenantId, Timezone,
 };
@@ -68,6 +72,8 @@ pub struct Tenant {
     pub ai: Option<AiView>,
     /// The external calendar (without its secrets); none: the built-in calendar.
     pub calendar: CalendarView,
+    /// The monthly limit on AI spend; `None`: the AI's spend is not limited.
+    pub ai_budget: Option<AiBudget>,
     /// Who is emailed about handoffs.
     pub admin_email: Option<EmailAddress>,
     /// Who is texted about handoffs and named in HELP replies.
@@ -101,6 +107,8 @@ pub struct TenantSettings {
     pub ai: Option<Option<AiPatch>>,
     /// Changes to the calendar connection.
     pub calendar: CalendarPatch,
+    /// The monthly AI budget, replaced whole: `Some(None)` removes it.
+    pub ai_budget: Option<Option<AiBudget>>,
     /// Handoff email: `Some(None)` removes it.
     pub admin_email: Option<Option<EmailAddress>>,
     /// Handoff phone: `Some(None)` removes it.

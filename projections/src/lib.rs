@@ -19,9 +19,11 @@
 //! - [`activity`]: the tenant's meaningful events, newest first, each with a short summary.
 //! - [`costs`]: AI calls, tokens and exact cost per tenant, day, workflow and model; messages per day.
 //! - [`funnel`]: leads reaching each stage per tenant, workflow and day; leads per status now.
+//! - [`budgets`]: AI spend per tenant and UTC month, and the budget alert thresholds reached.
 
 pub mod activity;
 pub mod appointments;
+pub mod budgets;
 pub mod calendar_sync;
 pub mod contacts;
 pub mod conversations;
@@ -52,5 +54,6 @@ pub fn all() -> Vec<Target> {
         Target::live(Arc::new(costs::CostsProjection)),
         Target::live(Arc::new(funnel::FunnelProjection)),
         Target::live(Arc::new(activity::ActivityProjection)),
+        Target::live(Arc::new(budgets::BudgetsProjection)),
     ]
 }

@@ -549,7 +549,7 @@ mod tests {
         let error = find("contcts").err().map(|e| e.to_string());
         assert_eq!(
             error.as_deref(),
-            Some("unknown projection \"contcts\"; the projections are: contacts, workflows, conversations, tasks, timers, appointments, calendar_sync, costs, funnel, activity")
+            Some("unknown projection \"contcts\"; the projections are: contacts, workflows, conversations, tasks, timers, appointments, calendar_sync, costs, funnel, activity, budgets")
         );
         assert_eq!(
             find("workflows").map(|t| t.schema).ok().as_deref(),

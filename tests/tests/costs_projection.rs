@@ -2,7 +2,9 @@
 //! workflows (one lead moving between two, one in none), models (the rules engine among them)
 //! and UTC days (calls a second either side of midnight): every stored figure, and every report
 //! of the query for several ranges and groupings, equals an independent recount over the raw
-//! `events` table; the totals equal the exact sums of what the test fed, to the micro-unit; and
+//! `events` table, and so do the all-time tables (sums and distinct conversations per tenant and
+//! workflow, messages per channel) and what the all-time query reads from them; the totals
+//! equal the exact sums of what the test fed, to the micro-unit; and
 //! the live model applied one event per batch equals rebuilds in one batch and three a batch.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -16,14 +18,18 @@ use bookerbot_tests::{
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::conversation::{
-    AiFollowUp, AiTurn, Conversation, ConversationCommand, ConversationId, Intent, MessageContent,
-    MessageOrigin,
+    AiFollowUp, AiTurn, Conversation, ConversationCommand, ConversationEvent, ConversationId,
+    Intent, MessageContent, MessageOrigin,
 };
 use domain::lead::{Lead, LeadCommand};
 use domain::values::{LeadId, MessageId, TenantId, WorkflowId};
 use domain::Channel;
+use infrastructure::event_store::{append_many, NewEvents};
 use infrastructure::executor::{CommandExecutor, Existence};
+use infrastructure::metadata::EventMetadata;
+use projections::costs::messages::{self, in_range, PriceSums};
 use projections::costs::query::{costs, CostRow, CostSums, GroupBy};
+use projections::costs::totals::totals;
 use projections::costs::CostsProjection;
 use projections::runner::{catch_up, prepare};
 use projections::Target;
@@ -156,6 +162,58 @@ impl Writer {
         .await;
     }
 
+    /// A provider's price report at `at` for a message of the lead's conversation on
+    /// `channel`: appended as the conversation's next event (the projection takes prices as
+    /// they come; the aggregate's once-per-message rule is the domain's to test).
+    async fn priced(
+        &self,
+        tenant: TenantId,
+        lead: LeadId,
+        channel: Channel,
+        at: &str,
+        amount: Option<(i64, &str)>,
+        billable: Option<bool>,
+    ) {
+        let id = ConversationId::new(lead, channel).to_string();
+        let pool = self.executor.pool();
+        let version: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(sequence), 0) FROM events \
+             WHERE aggregate_type = 'conversation' AND aggregate_id = $1",
+        )
+        .bind(&id)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        let event = ConversationEvent::OutboundMessagePriced {
+            message_id: MessageId::new(),
+            provider: if billable.is_some() {
+                "whatsapp_cloud"
+            } else {
+                "twilio"
+            }
+            .into(),
+            amount_micros: amount.map(|(micros, _)| micros),
+            currency: amount.map(|(_, currency)| currency.to_owned()),
+            billable,
+            category: billable.map(|_| "utility".to_owned()),
+            at: t(at),
+        };
+        let mut tx = pool.begin().await.unwrap();
+        let events = [event];
+        append_many::<Conversation>(
+            &mut tx,
+            &[NewEvents {
+                id: &id,
+                version,
+                events: &events,
+            }],
+            &EventMetadata::from_context(&tenant_ctx(tenant)),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+
     /// A follow-up written at `at` by `model` (the rules engine when empty), not sent.
     async fn follow_up(
         &self,
@@ -209,6 +267,27 @@ impl Writer {
     }
 }
 
+/// The recount of `message_prices_daily` (`by_day`) or `message_prices_totals`: priced
+/// messages, billable ones and amounts per tenant, (UTC day of the report,) channel and
+/// currency.
+fn prices_recount(by_day: bool) -> String {
+    let day = if by_day {
+        "((p ->> 'at')::timestamptz AT TIME ZONE 'UTC')::date, "
+    } else {
+        ""
+    };
+    let groups = if by_day { "1, 2, 3, 4" } else { "1, 2, 3" };
+    format!(
+        "SELECT tenant_id, {day}split_part(aggregate_id, ':', 2), COALESCE(p ->> 'currency', ''), \
+                COUNT(*)::int8, COUNT(*) FILTER (WHERE (p ->> 'billable')::boolean)::int8, \
+                COALESCE(SUM((p ->> 'amount_micros')::int8), 0)::int8 \
+         FROM (SELECT tenant_id, aggregate_id, payload -> 'OutboundMessagePriced' AS p \
+               FROM events WHERE aggregate_type = 'conversation' \
+                 AND event_type = 'OutboundMessagePriced') e \
+         GROUP BY {groups}"
+    )
+}
+
 /// AI calls of the `events` table, each with its lead's workflow at the time (the latest
 /// capture or assignment before it), UTC day, model key and figures.
 const AI_CALLS: &str = "\
@@ -260,6 +339,33 @@ const MESSAGES_RECOUNT: &str = "\
     WHERE aggregate_type = 'conversation' \
       AND event_type IN ('InboundMessageReceived', 'OutboundMessageSent') \
     GROUP BY 1, 2, 3, 4";
+
+/// The recount of `ai_costs_totals`: sums and distinct conversations per tenant and workflow.
+fn totals_recount() -> String {
+    format!(
+        "SELECT tenant_id, workflow_id, COUNT(*)::int8, SUM(input_tokens)::int8, \
+                SUM(cached_input_tokens)::int8, SUM(output_tokens)::int8, SUM(cost_micros)::int8, \
+                COUNT(DISTINCT conversation_id)::int8 \
+         FROM ({AI_CALLS}) c GROUP BY 1, 2"
+    )
+}
+
+/// The recount of `ai_tenant_conversations`: distinct conversations that spent per tenant.
+fn tenant_conversations_recount() -> String {
+    format!(
+        "SELECT tenant_id, COUNT(DISTINCT conversation_id)::int8 FROM ({AI_CALLS}) c GROUP BY 1"
+    )
+}
+
+/// The recount of `messages_totals`: messages per tenant, channel and direction, all days.
+const MESSAGES_TOTALS_RECOUNT: &str = "\
+    SELECT tenant_id, split_part(aggregate_id, ':', 2), \
+           CASE event_type WHEN 'InboundMessageReceived' THEN 'inbound' ELSE 'outbound' END, \
+           COUNT(*)::int8 \
+    FROM events \
+    WHERE aggregate_type = 'conversation' \
+      AND event_type IN ('InboundMessageReceived', 'OutboundMessageSent') \
+    GROUP BY 1, 2, 3";
 
 fn sums(row: (i64, i64, i64, i64, i64, i64)) -> CostSums {
     CostSums {
@@ -480,6 +586,49 @@ async fn costs_equal_a_recount_of_the_events_to_the_micro_unit_and_a_rebuild() {
             11,
         )
         .await;
+    // Providers price messages: Twilio amounts on SMS (one a second before midnight), WhatsApp
+    // billing without an amount, a second currency, and the other tenant.
+    let priced = [
+        (
+            a,
+            ada,
+            Sms,
+            "2026-03-02T10:00:00Z",
+            Some((7_500, "USD")),
+            None,
+        ),
+        (
+            a,
+            ada,
+            Sms,
+            "2026-03-02T23:59:59Z",
+            Some((7_500, "USD")),
+            None,
+        ),
+        (
+            a,
+            bob,
+            Sms,
+            "2026-03-03T00:00:00Z",
+            Some((12_345, "EUR")),
+            None,
+        ),
+        (a, ada, Whatsapp, "2026-03-03T09:00:00Z", None, Some(true)),
+        (a, cy, Whatsapp, "2026-03-04T09:00:00Z", None, Some(false)),
+        (
+            b,
+            dee,
+            Sms,
+            "2026-03-02T09:00:00Z",
+            Some((999_999, "USD")),
+            Some(true),
+        ),
+    ];
+    for (tenant, lead, channel, at, amount, billable) in priced {
+        writer
+            .priced(tenant, lead, channel, at, amount, billable)
+            .await;
+    }
     sync().await;
 
     // Every stored row equals the recount over the events.
@@ -499,6 +648,26 @@ async fn costs_equal_a_recount_of_the_events_to_the_micro_unit_and_a_rebuild() {
         difference.is_empty(),
         "messages_daily vs recount:\n{difference}"
     );
+    for (stored, recount) in [
+        (
+            format!(
+                "SELECT tenant_id, workflow_id, calls, input_tokens, cached_input_tokens, \
+                        output_tokens, cost_micros, conversations FROM {LIVE}.ai_costs_totals"
+            ),
+            totals_recount(),
+        ),
+        (
+            format!("SELECT tenant_id, conversations FROM {LIVE}.ai_tenant_conversations"),
+            tenant_conversations_recount(),
+        ),
+        (
+            format!("SELECT tenant_id, channel, direction, messages FROM {LIVE}.messages_totals"),
+            MESSAGES_TOTALS_RECOUNT.to_owned(),
+        ),
+    ] {
+        let difference = query_difference(&pool, &stored, &recount).await;
+        assert!(difference.is_empty(), "{stored} vs recount:\n{difference}");
+    }
     let rows: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {LIVE}.ai_costs_daily"))
         .fetch_one(&pool)
         .await
@@ -549,6 +718,140 @@ async fn costs_equal_a_recount_of_the_events_to_the_micro_unit_and_a_rebuild() {
             (wa1.to_string(), 1_234 + 1_567 + 333 + 11),
             (wa2.to_string(), 2_999_999 + 1_000_001 + 77),
         ])
+    );
+
+    // The all-time figures: equal to the all-range report, conversations counted once per
+    // tenant (Ada's SMS thread spent in both workflows) and once per workflow.
+    let all_time = totals(&pool, LIVE, a.as_uuid()).await.unwrap();
+    assert_eq!(all_time.total, report_a.total);
+    let per_workflow: BTreeMap<String, (i64, i64)> = all_time
+        .by_workflow
+        .iter()
+        .map(|(id, sums)| (id.to_string(), (sums.cost_micros, sums.conversations)))
+        .collect();
+    assert_eq!(
+        per_workflow,
+        BTreeMap::from([
+            (Uuid::nil().to_string(), (0, 1)),
+            (wa1.to_string(), (1_234 + 1_567 + 333 + 11, 3)),
+            (wa2.to_string(), (2_999_999 + 1_000_001 + 77, 2)),
+        ])
+    );
+    for tenant in [a, b] {
+        let all_time = totals(&pool, LIVE, tenant.as_uuid()).await.unwrap();
+        let (_, total) = recount(&pool, tenant, all.0, all.1, "model").await;
+        assert_eq!(all_time.total, total, "{tenant}");
+        let messages: Vec<(String, String, i64)> = sqlx::query_as(&format!(
+            "SELECT m.channel, m.direction, m.messages \
+             FROM ({MESSAGES_TOTALS_RECOUNT}) m(tenant_id, channel, direction, messages) \
+             WHERE m.tenant_id = $1"
+        ))
+        .bind(tenant.as_uuid())
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let messages: BTreeMap<(String, String), i64> =
+            messages.into_iter().map(|(c, d, n)| ((c, d), n)).collect();
+        let read: BTreeMap<(String, String), i64> = all_time
+            .messages
+            .iter()
+            .flat_map(|m| {
+                [
+                    ((m.channel.clone(), "inbound".to_owned()), m.received),
+                    ((m.channel.clone(), "outbound".to_owned()), m.sent),
+                ]
+            })
+            .filter(|(_, count)| *count != 0)
+            .collect();
+        assert_eq!(read, messages, "{tenant}");
+    }
+
+    // Message prices, exact to the micro-unit, for a range and over all time.
+    for (stored, recount) in [
+        (
+            format!(
+                "SELECT tenant_id, day, channel, currency, priced, billable, amount_micros \
+                 FROM {LIVE}.message_prices_daily"
+            ),
+            prices_recount(true),
+        ),
+        (
+            format!(
+                "SELECT tenant_id, channel, currency, priced, billable, amount_micros \
+                 FROM {LIVE}.message_prices_totals"
+            ),
+            prices_recount(false),
+        ),
+    ] {
+        let difference = query_difference(&pool, &stored, &recount).await;
+        assert!(difference.is_empty(), "{stored} vs recount:\n{difference}");
+    }
+    let usd = |priced, billable, amount_micros| {
+        BTreeMap::from([(
+            "USD".to_owned(),
+            PriceSums {
+                priced,
+                billable,
+                amount_micros,
+            },
+        )])
+    };
+    let march_2 = in_range(
+        &pool,
+        LIVE,
+        a.as_uuid(),
+        day("2026-03-02"),
+        day("2026-03-02"),
+    )
+    .await
+    .unwrap();
+    let sms = march_2.iter().find(|m| m.channel == "sms").unwrap();
+    assert_eq!(sms.prices, usd(2, 0, 15_000));
+    let whole = messages::all_time(&pool, LIVE, a.as_uuid()).await.unwrap();
+    let prices: Vec<(&str, &BTreeMap<String, PriceSums>)> = whole
+        .iter()
+        .map(|m| (m.channel.as_str(), &m.prices))
+        .collect();
+    let sms_prices = BTreeMap::from([
+        (
+            "EUR".to_owned(),
+            PriceSums {
+                priced: 1,
+                billable: 0,
+                amount_micros: 12_345,
+            },
+        ),
+        (
+            "USD".to_owned(),
+            PriceSums {
+                priced: 2,
+                billable: 0,
+                amount_micros: 15_000,
+            },
+        ),
+    ]);
+    let whatsapp_prices = BTreeMap::from([(
+        String::new(),
+        PriceSums {
+            priced: 2,
+            billable: 1,
+            amount_micros: 0,
+        },
+    )]);
+    assert_eq!(
+        prices,
+        vec![("sms", &sms_prices), ("whatsapp", &whatsapp_prices)]
+    );
+    assert_eq!(
+        whole,
+        in_range(&pool, LIVE, a.as_uuid(), all.0, all.1)
+            .await
+            .unwrap()
+    );
+    let theirs = messages::all_time(&pool, LIVE, b.as_uuid()).await.unwrap();
+    assert_eq!(
+        theirs.iter().map(|m| m.prices.clone()).collect::<Vec<_>>(),
+        vec![usd(1, 1, 999_999), BTreeMap::new()]
     );
 
     // Every report, for both tenants, several ranges and each grouping, equals the recount.

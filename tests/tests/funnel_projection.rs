@@ -2,9 +2,10 @@
 //! command's `issued_at` is its event's `occurred_at`) for two tenants, several workflows (one
 //! lead moving between two, some in none) and days (a second either side of midnight, ISO weeks
 //! and months), with opt-out and re-subscribe, bookings, completed and no-show appointments:
-//! every stored row, and every report of the query for several ranges, workflows and
-//! granularities, equals an independent recount over the raw `events` table; the totals equal
-//! the figures worked out by hand; and the live model applied one event per batch equals
+//! every stored row (the all-time `funnel_totals` included), every report of the query for
+//! several ranges, workflows and granularities, and the all-time figures per workflow, equal an
+//! independent recount over the raw `events` table; the totals equal the figures worked out by
+//! hand; and the live model applied one event per batch equals
 //! rebuilds in one batch (500) and three a batch.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -21,6 +22,7 @@ use domain::values::{AppointmentId, LeadId, TenantId, Timezone, WorkflowId};
 use domain::{Appointment, AppointmentCommand, CalendarRef, Lead, LeadCommand, LeadStatus};
 use infrastructure::executor::{CommandExecutor, Existence};
 use projections::funnel::query::{funnel, FunnelBucket, FunnelCounts, FunnelReport, Granularity};
+use projections::funnel::totals::{totals, WorkflowFunnel};
 use projections::funnel::FunnelProjection;
 use projections::runner::{catch_up, prepare};
 use projections::Target;
@@ -211,6 +213,55 @@ const CURRENT_RECOUNT: &str = "\
                                  'LeadOptedOut', 'LeadResubscribed') \
           ORDER BY e.tenant_id, e.aggregate_id, e.global_position DESC) last \
     GROUP BY 1, 2, 3";
+
+/// The recount of `funnel_totals`: every (lead, stage) reached and appointment mark, over all
+/// days.
+fn totals_recount() -> String {
+    format!(
+        "SELECT tenant_id, workflow_id, stage, COUNT(*)::int8 \
+         FROM ({}) r GROUP BY 1, 2, 3",
+        reached()
+    )
+}
+
+/// The all-time figures per workflow the query should give, recounted from the events.
+async fn totals_of(pool: &PgPool, tenant: TenantId) -> BTreeMap<Uuid, WorkflowFunnel> {
+    let reached: Vec<(Uuid, String, i64)> = sqlx::query_as(&format!(
+        "SELECT workflow_id, stage, count FROM ({}) t(tenant_id, workflow_id, stage, count) \
+         WHERE tenant_id = $1",
+        totals_recount()
+    ))
+    .bind(tenant.as_uuid())
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let leads: Vec<(Uuid, i64)> = sqlx::query_as(&format!(
+        "SELECT workflow, SUM(count)::int8 FROM ({CURRENT_RECOUNT}) c(tenant_id, workflow, status, count) \
+         WHERE tenant_id = $1 GROUP BY 1"
+    ))
+    .bind(tenant.as_uuid())
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut by_stage: BTreeMap<Uuid, BTreeMap<String, i64>> = BTreeMap::new();
+    for (workflow, stage, count) in reached {
+        by_stage.entry(workflow).or_default().insert(stage, count);
+    }
+    let mut expected: BTreeMap<Uuid, WorkflowFunnel> = by_stage
+        .iter()
+        .map(|(workflow, stages)| {
+            let funnel = WorkflowFunnel {
+                reached: counts(stages),
+                leads: 0,
+            };
+            (*workflow, funnel)
+        })
+        .collect();
+    for (workflow, count) in leads {
+        expected.entry(workflow).or_default().leads = count;
+    }
+    expected
+}
 
 fn counts(by_stage: &BTreeMap<String, i64>) -> FunnelCounts {
     let get = |stage: &str| by_stage.get(stage).copied().unwrap_or(0);
@@ -415,6 +466,19 @@ async fn funnel_counts_equal_a_recount_of_the_events_and_a_rebuild() {
         difference.is_empty(),
         "funnel_current vs recount:\n{difference}"
     );
+    let stored = format!("SELECT tenant_id, workflow_id, stage, count FROM {LIVE}.funnel_totals");
+    let difference = query_difference(&pool, &stored, &totals_recount()).await;
+    assert!(
+        difference.is_empty(),
+        "funnel_totals vs recount:\n{difference}"
+    );
+    for tenant in [a, b] {
+        let all_time = totals(&pool, LIVE, tenant.as_uuid()).await.unwrap();
+        assert_eq!(all_time, totals_of(&pool, tenant).await, "{tenant}");
+    }
+    let all_time_a = totals(&pool, LIVE, a.as_uuid()).await.unwrap();
+    let leads_a: i64 = all_time_a.values().map(|w| w.leads).sum();
+    assert_eq!(leads_a, 5, "tenant A's leads now, all statuses");
 
     // The totals worked out by hand.
     let all = (day("2026-01-01"), day("2026-12-31"));

@@ -1,16 +1,21 @@
-//! Bodies of the analytics operations: the AI cost report and the funnel. Costs travel as exact
-//! integer micro-USD and as a decimal string made from them, never through a float; funnel rates
-//! are ratios of exact counts, rounded to four decimals, `null` when the denominator is not
-//! positive.
+//! Bodies of the analytics operations: the AI cost report and the funnel (the overview is in
+//! [`overview`], message figures in [`messages`]). Costs travel as exact integer micro-USD and as
+//! a decimal string made from them, never through a float; funnel rates are ratios of exact
+//! counts, rounded to four decimals, `null` when the denominator is not positive.
 
 use chrono::NaiveDate;
 use domain::LeadStatus;
 use poem_openapi::Object;
+use projections::costs::messages::ChannelMessages;
 use projections::costs::query::{CostReport, CostRow, CostSums};
 use projections::funnel::query::{FunnelBucket, FunnelCounts, FunnelReport};
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use messages::ChannelMessagesDto;
+
+pub mod messages;
+pub mod overview;
 
 /// AI spend over a group of calls.
 #[derive(Debug, Clone, PartialEq, Object)]
@@ -36,11 +41,7 @@ pub struct CostFiguresDto {
 
 impl From<CostSums> for CostFiguresDto {
     fn from(sums: CostSums) -> Self {
-        let tokens = sums.input_tokens + sums.output_tokens;
-        // Token counts and conversation counts stay far below 2^53: the division is exact
-        // up to the float's own rounding.
-        #[allow(clippy::cast_precision_loss)]
-        let average = (sums.conversations > 0).then(|| tokens as f64 / sums.conversations as f64);
+        let average = tokens_per_conversation(&sums);
         Self {
             calls: sums.calls,
             input_tokens: sums.input_tokens,
@@ -52,6 +53,16 @@ impl From<CostSums> for CostFiguresDto {
             average_tokens_per_conversation: average,
         }
     }
+}
+
+/// (input + output tokens) / conversations; `None` when no conversation spent.
+#[must_use]
+pub fn tokens_per_conversation(sums: &CostSums) -> Option<f64> {
+    let tokens = sums.input_tokens + sums.output_tokens;
+    // Token counts and conversation counts stay far below 2^53: the division is exact up to
+    // the float's own rounding.
+    #[allow(clippy::cast_precision_loss)]
+    (sums.conversations > 0).then(|| tokens as f64 / sums.conversations as f64)
 }
 
 /// One group of a cost report.
@@ -89,18 +100,28 @@ pub struct CostReportDto {
     pub rows: Vec<CostRowDto>,
     /// The whole range.
     pub total: CostFiguresDto,
+    /// Messages in the range per channel that carried any, with what providers reported they
+    /// cost (prices count on the UTC day of the report).
+    pub messages: Vec<ChannelMessagesDto>,
 }
 
 impl CostReportDto {
-    /// The report of `report` for these parameters.
+    /// The report of `report` and `messages` for these parameters.
     #[must_use]
-    pub fn new(group_by: &str, from: NaiveDate, to: NaiveDate, report: CostReport) -> Self {
+    pub fn new(
+        group_by: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+        report: CostReport,
+        messages: Vec<ChannelMessages>,
+    ) -> Self {
         Self {
             group_by: group_by.to_owned(),
             from: from.to_string(),
             to: to.to_string(),
             rows: report.rows.into_iter().map(Into::into).collect(),
             total: report.total.into(),
+            messages: messages.into_iter().map(Into::into).collect(),
         }
     }
 }

@@ -192,6 +192,17 @@ pub struct MessageDto {
     pub failed_at: Option<DateTime<Utc>>,
     /// Withdrawn before it was sent.
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// Outbound: what the provider charged, in micro-units of `price_currency` (Twilio's
+    /// `-0.00750` USD is `7500`), as its first status callback carrying a price reported it;
+    /// `null` until then and for providers that report no amount (WhatsApp).
+    pub price_micros: Option<i64>,
+    /// ISO 4217 code of `price_micros`, upper case.
+    pub price_currency: Option<String>,
+    /// Outbound: whether the provider bills the message (WhatsApp's `pricing.billable`).
+    pub billable: Option<bool>,
+    /// Outbound: the provider's billing category, lower case (WhatsApp: `service`, `utility`,
+    /// `marketing`, `authentication`, …).
+    pub billing_category: Option<String>,
     /// Inbound: the AI's answer to this message, if it answered. Always `null` on outbound
     /// messages (the AI's reply is the outbound message `ai_turn.reply_message_id` names).
     pub ai_turn: Option<AiTurnDto>,
@@ -384,6 +395,10 @@ fn message(row: MessageRow, turns: Vec<AiTurnRow>) -> anyhow::Result<MessageDto>
         read_at: row.read_at,
         failed_at: row.failed_at,
         cancelled_at: row.cancelled_at,
+        price_micros: row.price_micros,
+        price_currency: row.price_currency,
+        billable: row.billable,
+        billing_category: row.billing_category,
         ai_turn,
         ai_failures,
         ai_follow_up,

@@ -4,6 +4,7 @@
 pub mod activity;
 pub mod analytics;
 pub mod appointment;
+pub mod budget;
 pub mod bulk;
 pub mod conversation;
 pub mod hours;

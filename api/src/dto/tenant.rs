@@ -1,7 +1,8 @@
 //! Bodies of `/api/v1/tenants`: a tenant's settings in and out, and its API keys. Requests hold
 //! primitives; the parsers here turn them into domain values and name the exact field that
 //! was refused (`timezone`, `business_hours.monday.start`, `channels.twilio.account_sid`).
-//! Provider accounts and the model are in [`channels`], the calendar connection in [`calendar`].
+//! Provider accounts and the model are in [`channels`], the calendar connection in [`calendar`],
+//! the monthly AI budget in [`budget`].
 
 use std::fmt;
 
@@ -16,9 +17,11 @@ use uuid::Uuid;
 use crate::dto::hours::{BusinessHoursDto, TimeRangeDto};
 use crate::error::ApiError;
 
+pub mod budget;
 pub mod calendar;
 pub mod channels;
 
+use budget::{AiBudgetDto, AiBudgetRequest};
 use calendar::{CalendarDto, CalendarRequest};
 use channels::{maybe, AiDto, AiRequest, ChannelsDto, ChannelsRequest};
 
@@ -57,6 +60,10 @@ pub struct TenantDto {
     /// The external calendar appointments are written to and busy times read from (secrets
     /// never shown); without one, the built-in calendar.
     pub calendar: CalendarDto,
+    /// The monthly limit on the AI's spend (UTC calendar months); `null`: no budget, the
+    /// spend is not limited.
+    #[oai(nullable)]
+    pub ai_budget: Option<AiBudgetDto>,
     /// Where handoff notifications are emailed; `null` when not set.
     #[oai(nullable)]
     pub admin_email: Option<String>,
@@ -85,6 +92,7 @@ impl From<&Tenant> for TenantDto {
             channels: ChannelsDto::from(&tenant.channels),
             ai: tenant.ai.as_ref().map(AiDto::from),
             calendar: CalendarDto::from(&tenant.calendar),
+            ai_budget: tenant.ai_budget.as_ref().map(AiBudgetDto::from),
             admin_email: tenant.admin_email.as_ref().map(|e| e.as_str().to_owned()),
             admin_phone: tenant.admin_phone.as_ref().map(|p| p.as_str().to_owned()),
             webhook_url: tenant.webhook_url.clone(),
@@ -121,6 +129,9 @@ pub struct CreateTenantRequest {
     /// The external calendar (complete, see `TenantCalendarChange`); by default none (the
     /// built-in calendar).
     pub calendar: Option<CalendarRequest>,
+    /// The monthly AI budget (see `TenantAiBudgetChange`); by default none (the AI's spend is
+    /// not limited).
+    pub ai_budget: Option<AiBudgetRequest>,
     /// Where handoff notifications are emailed.
     pub admin_email: Option<String>,
     /// Who is texted about handoffs and named in HELP replies; national numbers are read in
@@ -146,6 +157,7 @@ impl Example for CreateTenantRequest {
             channels: None,
             ai: None,
             calendar: None,
+            ai_budget: None,
             admin_email: Some("frontdesk@acme-dental.example".into()),
             admin_phone: Some("020 7946 0000".into()),
             webhook_url: None,
@@ -188,6 +200,11 @@ impl TryFrom<CreateTenantRequest> for NewTenant {
                 .map(CalendarRequest::parse)
                 .transpose()?
                 .unwrap_or_default(),
+            ai_budget: body
+                .ai_budget
+                .map(AiBudgetRequest::parse)
+                .transpose()?
+                .map(Some),
             admin_email: body
                 .admin_email
                 .as_deref()
@@ -211,8 +228,8 @@ impl TryFrom<CreateTenantRequest> for NewTenant {
 }
 
 /// A change to a tenant: only the fields given change. `null` leaves `name` to `quiet_hours`
-/// as they are; it removes `ai`, `admin_email`, `admin_phone`, `webhook_url` and, inside
-/// `channels`, a provider.
+/// as they are; it removes `ai`, `ai_budget`, `admin_email`, `admin_phone`, `webhook_url` and,
+/// inside `channels`, a provider.
 #[derive(Debug, Clone, Default, Object, Deserialize)]
 #[oai(deny_unknown_fields)]
 #[serde(deny_unknown_fields)]
@@ -252,6 +269,11 @@ pub struct UpdateTenantRequest {
     /// `disconnected` status; `null` disconnects it.
     #[serde(default)]
     pub calendar: Option<CalendarRequest>,
+    /// A new monthly AI budget, replacing the previous one whole (see `TenantAiBudgetChange`),
+    /// or `null` to remove it and stop limiting the AI's spend.
+    #[oai(nullable)]
+    #[serde(default)]
+    pub ai_budget: MaybeUndefined<AiBudgetRequest>,
     /// New handoff email, or `null` to remove it.
     #[oai(nullable)]
     #[serde(default)]
@@ -291,6 +313,7 @@ impl UpdateTenantRequest {
                 .map(CalendarRequest::parse)
                 .transpose()?
                 .unwrap_or_default(),
+            ai_budget: maybe(self.ai_budget, AiBudgetRequest::parse)?,
             admin_email: maybe(self.admin_email, |e| email(&e))?,
             admin_phone: maybe(self.admin_phone, |p| phone(&p, country))?,
             webhook_url: maybe(self.webhook_url, |url| {

@@ -5,6 +5,7 @@ pub mod activity;
 pub mod admin;
 pub mod analytics;
 pub mod appointments;
+pub mod budget;
 pub mod bulk;
 pub mod conversation;
 pub mod export;
@@ -38,7 +39,7 @@ pub enum ApiTags {
     Appointments,
     /// The lead's side of the sandbox channel, for trying the product without a provider.
     Sandbox,
-    /// Analytics: AI costs per day, workflow and model.
+    /// Analytics: the overview, the funnel, AI costs per day, workflow and model, AI budgets.
     Analytics,
     /// Operations: projections and their lag.
     Admin,
@@ -71,6 +72,7 @@ pub fn apis() -> (
         health::HealthApi,
         analytics::AnalyticsApi,
         activity::ActivityApi,
+        budget::BudgetApi,
     ),
 ) {
     (
@@ -93,6 +95,7 @@ pub fn apis() -> (
             health::HealthApi,
             analytics::AnalyticsApi,
             activity::ActivityApi,
+            budget::BudgetApi,
         ),
     )
 }

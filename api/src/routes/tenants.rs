@@ -36,7 +36,8 @@ impl TenantsApi {
     ///
     /// Platform admin only. Creates a client business with defaults for what the body leaves
     /// out (time zone `Europe/London`, country `GB`, Monday to Friday 09:00–17:00, sending
-    /// between 08:00 and 21:00, no provider accounts, no model) and issues its first API key.
+    /// between 08:00 and 21:00, no provider accounts, no model, no AI budget) and issues its
+    /// first API key.
     /// The key's secret (`api_key`) is shown in this answer only. Provider accounts given here
     /// must be complete; their secrets are stored encrypted and never shown (422 on the secret's
     /// field when the server has no `BOOKERBOT_SECRETS_KEY`).
@@ -111,11 +112,20 @@ impl TenantsApi {
     /// for the first time needs all its required settings (Twilio: `account_sid`, `auth_token`
     /// and `from_number` or `whatsapp_from`; WhatsApp Cloud: all four; Google Calendar:
     /// `client_id`, `client_secret` and `refresh_token`). Any change to `calendar.google`
-    /// clears a `disconnected` status. Secrets (`auth_token`, `access_token`, `app_secret`,
-    /// `verify_token`, `api_key`, `client_secret`, `refresh_token`) are write-only: stored
-    /// encrypted, answered only as `*_set` flags. A refused value answers 422
-    /// naming its path (e.g. `channels.twilio.account_sid`) and changes nothing; a secret sent to
-    /// a server without `BOOKERBOT_SECRETS_KEY` is refused the same way.
+    /// clears a `disconnected` status.
+    ///
+    /// `ai_budget` is replaced whole, and `null` removes it. Its `monthly_limit` is a decimal
+    /// string of US dollars (at most 6 decimals, read exactly) that the AI may spend per UTC
+    /// calendar month; `thresholds` (default `[50, 80, 100]`) are the percentages of it at
+    /// which the tenant is alerted; with `hard_stop` (default `false`), once the month's AI
+    /// spend reaches the limit the AI stops answering and conversations are handed off to a
+    /// person until the limit is raised or the month ends.
+    ///
+    /// Secrets (`auth_token`, `access_token`, `app_secret`, `verify_token`, `api_key`,
+    /// `client_secret`, `refresh_token`) are write-only: stored encrypted, answered only as
+    /// `*_set` flags. A refused value answers 422 naming its path (e.g.
+    /// `channels.twilio.account_sid`, `ai_budget.monthly_limit`) and changes nothing; a secret
+    /// sent to a server without `BOOKERBOT_SECRETS_KEY` is refused the same way.
     #[oai(
         path = "/tenants/:id",
         method = "patch",

@@ -13,8 +13,8 @@ use application::CommandContext;
 use domain::values::{PhoneNumber, TenantId};
 use domain::Channel;
 use infrastructure::channels::{
-    parse_twilio_inbound, parse_twilio_status, parse_whatsapp_webhook, verify_handshake,
-    verify_hub_signature, verify_twilio_signature,
+    parse_twilio_inbound, parse_twilio_pricing, parse_twilio_status, parse_whatsapp_webhook,
+    verify_handshake, verify_hub_signature, verify_twilio_signature,
 };
 use infrastructure::executor::CommandError;
 use infrastructure::messaging::inbound::{self, InboundMessage};
@@ -243,6 +243,7 @@ async fn twilio_status(
             status,
             error_code: report.error_code,
         },
+        parse_twilio_pricing(&params),
     )
     .await;
     match settle(result, "a Twilio status callback") {
@@ -366,6 +367,7 @@ async fn whatsapp_event(
         if status.phone_number_id != cloud.phone_number_id {
             continue;
         }
+        let pricing = webhook.pricing.get(&status.wamid).cloned();
         let result = status_callbacks::record(
             &state.messaging,
             &ctx,
@@ -375,6 +377,7 @@ async fn whatsapp_event(
                 status: status.status,
                 error_code: status.error_code,
             },
+            pricing,
         )
         .await;
         if let Err(error) = settle(result, "a WhatsApp status") {

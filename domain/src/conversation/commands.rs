@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use crate::values::{AppointmentId, LeadId, MessageId};
 use crate::Channel;
 
-use super::{AiFollowUp, AiTurn, DeliveryStatus, MessageContent, MessageOrigin, SlotOffer};
+use super::{
+    AiFollowUp, AiTurn, DeliveryStatus, MessageContent, MessageOrigin, MessagePricing, SlotOffer,
+};
 
 /// A command for the Conversation aggregate.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,6 +100,17 @@ pub enum ConversationCommand {
         at: DateTime<Utc>,
         /// The provider's error code.
         error_code: Option<String>,
+    },
+    /// A provider's pricing of a message; only the first report that carries any is recorded.
+    RecordMessagePrice {
+        /// The message.
+        message_id: MessageId,
+        /// The provider that reported it.
+        provider: String,
+        /// What it reported (an empty report records nothing).
+        pricing: MessagePricing,
+        /// When.
+        at: DateTime<Utc>,
     },
     /// Withdraw one queued message.
     CancelMessage {

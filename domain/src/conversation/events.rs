@@ -170,6 +170,23 @@ pub enum ConversationEvent {
         /// The provider's error code (undelivered/failed).
         error_code: Option<String>,
     },
+    /// A provider reported what an outbound message costs, or how it is billed.
+    OutboundMessagePriced {
+        /// The message.
+        message_id: MessageId,
+        /// The provider that reported it (`twilio`, `whatsapp_cloud`).
+        provider: String,
+        /// The price in micro-units of `currency`, as a positive number (Twilio's "-0.00750" is 7500); `None` when the report carries no amount (WhatsApp).
+        amount_micros: Option<i64>,
+        /// ISO 4217 code, upper case, with the amount.
+        currency: Option<String>,
+        /// Whether the provider bills the message (WhatsApp `pricing.billable`).
+        billable: Option<bool>,
+        /// The provider's billing category, lower case (WhatsApp `pricing.category`: `service`, `utility`, `marketing`, `authentication`, ...).
+        category: Option<String>,
+        /// When it was recorded.
+        at: DateTime<Utc>,
+    },
     /// A queued message was withdrawn before it was sent.
     OutboundMessageCancelled {
         /// The message.
@@ -260,6 +277,7 @@ impl DomainEvent for ConversationEvent {
             Self::OutboundMessageSent { .. } => "OutboundMessageSent",
             Self::OutboundMessageFailed { .. } => "OutboundMessageFailed",
             Self::OutboundMessageStatusUpdated { .. } => "OutboundMessageStatusUpdated",
+            Self::OutboundMessagePriced { .. } => "OutboundMessagePriced",
             Self::OutboundMessageCancelled { .. } => "OutboundMessageCancelled",
             Self::OutboundMessageRequeued { .. } => "OutboundMessageRequeued",
             Self::AiTurnRecorded(_) => "AiTurnRecorded",

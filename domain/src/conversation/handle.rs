@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::values::{LeadId, MessageId};
+use crate::values::{LeadId, MessageId, Price};
 use crate::Channel;
 
 use super::{
@@ -134,6 +134,26 @@ impl Conversation {
                 } else {
                     vec![]
                 })
+            }
+            ConversationCommand::RecordMessagePrice {
+                message_id,
+                provider,
+                pricing,
+                at,
+            } => {
+                // Providers repeat the pricing on later reports: the first one stands.
+                if self.message(message_id)?.pricing.is_some() || pricing.is_empty() {
+                    return Ok(vec![]);
+                }
+                Ok(vec![ConversationEvent::OutboundMessagePriced {
+                    message_id,
+                    provider,
+                    amount_micros: pricing.price().map(Price::amount_micros),
+                    currency: pricing.price().map(|price| price.currency().to_owned()),
+                    billable: pricing.billable(),
+                    category: pricing.category().map(str::to_owned),
+                    at,
+                }])
             }
             ConversationCommand::CancelMessage {
                 message_id,

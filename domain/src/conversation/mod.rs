@@ -15,6 +15,7 @@ mod id;
 pub mod intent;
 pub mod keywords;
 pub mod message;
+mod pricing;
 pub mod qualification;
 mod slots;
 #[cfg(test)]
@@ -27,7 +28,7 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 
-use crate::values::{LeadId, MessageId};
+use crate::values::{LeadId, MessageId, Price};
 use crate::Channel;
 
 pub use commands::ConversationCommand;
@@ -37,6 +38,7 @@ pub use id::ConversationId;
 pub use intent::Intent;
 pub use keywords::Keyword;
 pub use message::{DeliveryStatus, MessageContent, MessageOrigin, MAX_BODY_LEN};
+pub use pricing::MessagePricing;
 pub use qualification::{evaluate as evaluate_qualification, Qualification};
 pub use slots::{SlotOffer, MAX_OFFERED_SLOTS, MAX_SLOT_LABEL_LEN};
 
@@ -60,6 +62,9 @@ pub struct OutboundMessage {
     pub requeues: u32,
     /// The provider's id once sent.
     pub provider_message_id: Option<String>,
+    /// What the provider first said the message costs or how it bills it.
+    #[serde(default)]
+    pub pricing: Option<MessagePricing>,
 }
 
 /// Who wrote a line of the transcript.
@@ -272,6 +277,7 @@ impl Aggregate for Conversation {
                         failed_attempts: 0,
                         requeues: 0,
                         provider_message_id: None,
+                        pricing: None,
                     },
                 );
             }
@@ -297,6 +303,22 @@ impl Aggregate for Conversation {
             ConversationEvent::OutboundMessageStatusUpdated {
                 message_id, status, ..
             } => self.set_status(message_id, status),
+            ConversationEvent::OutboundMessagePriced {
+                message_id,
+                amount_micros,
+                currency,
+                billable,
+                category,
+                ..
+            } => {
+                if let Some(message) = self.outbound.get_mut(&message_id) {
+                    let price = amount_micros
+                        .zip(currency)
+                        .and_then(|(micros, code)| Price::from_micros(micros, &code).ok());
+                    let pricing = MessagePricing::new(price, billable, category.as_deref());
+                    message.pricing = Some(pricing);
+                }
+            }
             ConversationEvent::OutboundMessageCancelled { message_id, .. } => {
                 self.set_status(message_id, DeliveryStatus::Cancelled);
             }
@@ -415,6 +437,7 @@ mod requeue_tests {
             failed_attempts: 2,
             requeues: 7,
             provider_message_id: None,
+            pricing: None,
         })
         .unwrap();
         stored.as_object_mut().unwrap().remove("requeues");

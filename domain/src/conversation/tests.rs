@@ -1,7 +1,8 @@
 //! Given/when/then tests of the Conversation aggregate. Shared fixtures, the event wire format
 //! (events are persisted, so names and shapes must not drift) and the state rebuilt from events
 //! live here; the commands are tested by theme in `tests/`: inbound messages, the outbox and
-//! delivery statuses, cancelling and retrying, WhatsApp's window, and the AI's turns.
+//! delivery statuses, providers' prices, cancelling and retrying, WhatsApp's window, and the AI's
+//! turns.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -10,6 +11,7 @@ mod ai_follow_up;
 mod cancel_retry;
 mod delivery;
 mod inbound;
+mod pricing;
 mod slot_offers;
 mod window;
 
@@ -232,6 +234,15 @@ fn sample_events() -> Vec<ConversationEvent> {
         },
         sent(msg(2)),
         status_updated(msg(2), DeliveryStatus::Delivered),
+        ConversationEvent::OutboundMessagePriced {
+            message_id: msg(2),
+            provider: "twilio".into(),
+            amount_micros: Some(7500),
+            currency: Some("USD".into()),
+            billable: None,
+            category: None,
+            at: at(45),
+        },
         queued(msg(3), template(), MessageOrigin::Operator, at(50)),
         ConversationEvent::OutboundMessageFailed {
             message_id: msg(3),
@@ -280,7 +291,7 @@ fn sample_events() -> Vec<ConversationEvent> {
 fn every_event_round_trips_through_json() {
     let events = sample_events();
     let names: BTreeSet<String> = events.iter().map(DomainEvent::event_type).collect();
-    assert_eq!(names.len(), 16, "one sample per variant");
+    assert_eq!(names.len(), 17, "one sample per variant");
     for event in events {
         let json = serde_json::to_string(&event).unwrap();
         assert_eq!(
@@ -308,6 +319,7 @@ fn event_type_names_are_stable() {
             "OutboundSendAttemptFailed",
             "OutboundMessageSent",
             "OutboundMessageStatusUpdated",
+            "OutboundMessagePriced",
             "OutboundMessageQueued",
             "OutboundMessageFailed",
             "OutboundMessageRequeued",
@@ -414,6 +426,11 @@ fn the_state_reflects_every_event() {
     assert_eq!(reply.origin, MessageOrigin::Ai);
     assert_eq!(reply.status, DeliveryStatus::Delivered);
     assert_eq!(reply.failed_attempts, 1);
+    let price = reply.pricing.as_ref().and_then(MessagePricing::price);
+    assert_eq!(
+        price.map(|price| (price.amount_micros(), price.currency())),
+        Some((7500, "USD"))
+    );
     assert_eq!(
         reply.provider_message_id.as_deref(),
         Some(format!("SM-out-{}", msg(2)).as_str())

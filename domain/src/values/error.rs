@@ -55,6 +55,13 @@ pub enum ValueError {
     /// A delivery status is not one of the known wire names.
     #[error("is not a known delivery status: '{0}'")]
     UnknownDeliveryStatus(String),
+    /// An amount of money is not a plain decimal with at most six significant decimals, or is
+    /// too large.
+    #[error("must be a decimal amount such as -0.00750, exact to six decimals (got '{0}')")]
+    InvalidAmount(String),
+    /// A currency is not a three-letter ISO 4217 code.
+    #[error("must be a three-letter ISO 4217 currency code such as USD (got '{0}')")]
+    InvalidCurrency(String),
     /// A time zone is not a known IANA name.
     #[error("is not a known IANA time zone (e.g. Europe/London)")]
     UnknownTimezone,
@@ -147,6 +154,12 @@ pub enum ValueError {
     #[error("must have qualifying answers of 1 to {max} characters each")]
     QualifyingAnswerLength {
         /// The maximum number of characters.
+        max: usize,
+    },
+    /// A list has more items than allowed.
+    #[error("must have at most {max} items")]
+    TooMany {
+        /// The maximum number of items.
         max: usize,
     },
 }

@@ -65,25 +65,19 @@ impl TenantConnection {
             "reason": reason,
             "at": at,
         });
-        let sent = self
-            .client
-            .post(&url)
-            .header("x-bookerbot-event", DISCONNECTED_EVENT)
-            .json(&body)
-            .send()
-            .await;
-        match sent {
-            Ok(response) if response.status().is_success() => {}
-            Ok(response) => tracing::warn!(
+        let delivery = format!(
+            "{DISCONNECTED_EVENT}:{}:{}",
+            self.tenant,
+            at.timestamp_micros()
+        );
+        if let Err(why) =
+            crate::webhook::post(&self.client, &url, DISCONNECTED_EVENT, &delivery, &body).await
+        {
+            tracing::warn!(
                 tenant = %self.tenant,
-                status = response.status().as_u16(),
-                "the tenant's webhook refused the calendar disconnection notice"
-            ),
-            Err(error) => tracing::warn!(
-                tenant = %self.tenant,
-                error = %error,
+                error = %why,
                 "cannot deliver the calendar disconnection notice"
-            ),
+            );
         }
         Ok(())
     }

@@ -13,8 +13,8 @@ pub use router::{ChannelRouter, ProviderEndpoints};
 pub use sandbox::SandboxChannel;
 pub use twilio::TwilioChannel;
 pub use twilio_webhook::{
-    parse_twilio_inbound, parse_twilio_status, twilio_signature, verify_twilio_signature,
-    TwilioInbound, TwilioStatus, TwilioWebhookError,
+    parse_twilio_inbound, parse_twilio_pricing, parse_twilio_status, twilio_signature,
+    verify_twilio_signature, TwilioInbound, TwilioStatus, TwilioWebhookError,
 };
 pub use whatsapp_cloud::WhatsAppCloudChannel;
 pub use whatsapp_webhook::{

@@ -1,10 +1,11 @@
 //! What Twilio POSTs to us: checking `X-Twilio-Signature` over the URL and every form parameter,
-//! and reading inbound messages and delivery status callbacks out of the form. Pure functions;
-//! the HTTP endpoints that call them live in the API layer.
+//! and reading inbound messages, delivery status callbacks and the price a callback may carry
+//! out of the form. Pure functions; the HTTP endpoints that call them live in the API layer.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use domain::conversation::DeliveryStatus;
+use domain::conversation::{DeliveryStatus, MessagePricing};
+use domain::values::Price;
 use domain::Channel;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
@@ -160,6 +161,22 @@ pub fn parse_twilio_status(
     })
 }
 
+/// The price a status callback carries: `Price` (`"-0.00750"`, what Twilio charged, negative) and
+/// `PriceUnit` (`"USD"`), both needed; missing or empty means none. A price that cannot be read
+/// exactly (see [`Price::parse`]) is dropped with a warning, so the status is still recorded.
+#[must_use]
+pub fn parse_twilio_pricing(params: &[(String, String)]) -> Option<MessagePricing> {
+    let amount = param(params, "Price")?;
+    let unit = param(params, "PriceUnit")?;
+    match Price::parse(amount, unit) {
+        Ok(price) => Some(MessagePricing::new(Some(price), None, None)),
+        Err(error) => {
+            tracing::warn!(%error, amount, unit, "an unusable price in a Twilio status callback");
+            None
+        }
+    }
+}
+
 /// The status worth recording for a Twilio message status.
 fn delivery_status(status: &str) -> Option<DeliveryStatus> {
     match status {
@@ -309,6 +326,35 @@ mod tests {
             parse_twilio_inbound(&no_from),
             Err(TwilioWebhookError::MissingField("From"))
         );
+    }
+
+    #[test]
+    fn a_callback_price_becomes_micros_in_its_currency() {
+        let params = pairs(&[
+            ("MessageSid", "SM1"),
+            ("MessageStatus", "delivered"),
+            ("Price", "-0.00750"),
+            ("PriceUnit", "usd"),
+        ]);
+        let pricing = parse_twilio_pricing(&params).unwrap();
+        let price = pricing.price().unwrap();
+        assert_eq!((price.amount_micros(), price.currency()), (7500, "USD"));
+        assert_eq!((pricing.billable(), pricing.category()), (None, None));
+    }
+
+    #[test]
+    fn a_price_needs_its_unit_and_an_unreadable_one_is_none() {
+        for params in [
+            pairs(&[("MessageSid", "SM1"), ("Price", "-0.0075")]),
+            pairs(&[("Price", ""), ("PriceUnit", "USD")]),
+            pairs(&[("Price", "-0.0075"), ("PriceUnit", "")]),
+            pairs(&[("Price", "-0.00000075"), ("PriceUnit", "USD")]),
+            pairs(&[("Price", "cheap"), ("PriceUnit", "USD")]),
+            pairs(&[("Price", "-0.0075"), ("PriceUnit", "US Dollar")]),
+            pairs(&[("MessageSid", "SM1")]),
+        ] {
+            assert_eq!(parse_twilio_pricing(&params), None, "{params:?}");
+        }
     }
 
     #[test]

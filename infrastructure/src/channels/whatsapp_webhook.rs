@@ -1,10 +1,12 @@
 //! What Meta sends to our WhatsApp webhook: the GET verification handshake, the
 //! `X-Hub-Signature-256` over the raw POST body, and the inbound messages and delivery statuses
-//! inside the `messages` changes of the payload. Pure functions; the HTTP endpoints that call
-//! them live in the API layer.
+//! (with how Meta bills each message) inside the `messages` changes of the payload. Pure
+//! functions; the HTTP endpoints that call them live in the API layer.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use domain::conversation::DeliveryStatus;
+use domain::conversation::{DeliveryStatus, MessagePricing};
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use serde_json::Value;
@@ -36,6 +38,9 @@ pub struct WhatsAppWebhook {
     pub inbound: Vec<WhatsAppInbound>,
     /// Delivery statuses of messages we sent.
     pub statuses: Vec<WhatsAppStatus>,
+    /// How Meta bills our messages, by message id (`wamid.…`): the `pricing` of the first status
+    /// of each message that carries one. Meta reports no amount, only whether and how it bills.
+    pub pricing: BTreeMap<String, MessagePricing>,
 }
 
 /// A message a lead sent to one of our numbers.
@@ -155,9 +160,22 @@ fn read_value(
                 .errors
                 .first()
                 .and_then(|error| code_text(&error.code)),
-            pricing_category: status.pricing.and_then(|pricing| pricing.category),
-            wamid: status.id,
+            pricing_category: status
+                .pricing
+                .as_ref()
+                .and_then(|pricing| pricing.category.clone()),
+            wamid: status.id.clone(),
         });
+        let pricing = status.pricing.map(|pricing| {
+            MessagePricing::new(
+                None,
+                pricing.billable.as_bool(),
+                pricing.category.as_deref(),
+            )
+        });
+        if let Some(pricing) = pricing.filter(|pricing| !pricing.is_empty()) {
+            webhook.pricing.entry(status.id).or_insert(pricing);
+        }
     }
     Ok(())
 }
@@ -365,9 +383,11 @@ struct StatusError {
     code: Value,
 }
 
-/// How the message is priced.
+/// How the message is priced; `billable` is read leniently (a boolean, else unknown).
 #[derive(Deserialize)]
 struct Pricing {
+    #[serde(default)]
+    billable: Value,
     #[serde(default)]
     category: Option<String>,
 }
@@ -467,6 +487,45 @@ mod tests {
         assert!(verify_hub_signature("secret", b"test", &signature));
         assert!(!verify_hub_signature("secret", b"test", digest));
         assert!(!verify_hub_signature("secret", b"test", "sha256=zz"));
+    }
+
+    fn statuses(statuses: Value) -> WhatsAppWebhook {
+        let payload = serde_json::json!({
+            "object": "whatsapp_business_account",
+            "entry": [{"changes": [{"field": "messages", "value": {
+                "metadata": {"phone_number_id": "PN"},
+                "statuses": statuses
+            }}]}]
+        });
+        parse_whatsapp_webhook(payload.to_string().as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn the_first_pricing_of_each_message_is_kept_with_billable_and_a_lower_case_category() {
+        let webhook = statuses(serde_json::json!([
+            {"id": "w1", "status": "sent", "timestamp": "1",
+             "pricing": {"billable": true, "pricing_model": "PMP", "category": "MARKETING", "type": "regular"}},
+            {"id": "w1", "status": "delivered", "timestamp": "2",
+             "pricing": {"billable": false, "pricing_model": "PMP", "category": "service"}},
+            {"id": "w2", "status": "sent", "timestamp": "1",
+             "pricing": {"billable": "yes", "category": "service", "type": "free_customer_service"}},
+            {"id": "w3", "status": "sent", "timestamp": "1"},
+            {"id": "w4", "status": "sent", "timestamp": "1", "pricing": {"pricing_model": "PMP"}}
+        ]));
+        assert_eq!(
+            webhook.pricing,
+            BTreeMap::from([
+                (
+                    "w1".to_owned(),
+                    MessagePricing::new(None, Some(true), Some("marketing"))
+                ),
+                (
+                    "w2".to_owned(),
+                    MessagePricing::new(None, None, Some("service"))
+                ),
+            ])
+        );
+        assert_eq!(webhook.statuses.len(), 5);
     }
 
     #[test]

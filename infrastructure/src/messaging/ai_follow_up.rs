@@ -6,8 +6,9 @@
 //!
 //! A follow-up never waits on a model: when the tenant's model fails, times out
 //! (`messaging.settings.model_timeout`) or answers something unusable, the rules engine writes
-//! it instead, and the event says why (`fallback_reason`). So [`write`] fails only when the
-//! tenant or its model settings cannot be read.
+//! it instead, and the event says why (`fallback_reason`); so does a tenant whose AI budget is
+//! spent and stops the AI (`ai_budget_exhausted`, see [`super::budget`]). So [`write`] fails
+//! only when the tenant, its model settings or its month's spend cannot be read.
 
 use std::time::Duration;
 
@@ -23,7 +24,7 @@ use sqlx::PgConnection;
 use crate::ai::{RulesEngine, RULES_ENGINE};
 use crate::executor::{CommandError, Existence};
 use crate::messaging::suppression::{exec, StepResult};
-use crate::messaging::Messaging;
+use crate::messaging::{budget, Messaging};
 
 /// Lines of the transcript the model sees (the most recent ones), as for replies.
 const HISTORY_LINES: usize = 30;
@@ -81,6 +82,12 @@ pub async fn write(
         history: history(conversation),
         now: ctx.issued_at,
     };
+    if budget::ai_paused(messaging, ctx.tenant_id, ctx.issued_at)
+        .await
+        .map_err(CommandError::Database)?
+    {
+        return fallback(&request, number, of, budget::BUDGET_EXHAUSTED.to_owned());
+    }
     let model = messaging
         .models
         .model_for(ctx.tenant_id, definition.ai_model.as_deref())

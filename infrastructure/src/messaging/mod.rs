@@ -17,11 +17,13 @@
 //! - [`timers`]: a lead's due outreach, follow-up or unresponsive check, checked again and run.
 //! - [`reminders`]: an appointment's due reminder, checked again, sent or passed over.
 //! - [`ai_follow_up`]: a follow-up the conversation model writes.
+//! - [`budget`]: AI budget alerts (once per threshold and month), their notices, the hard stop.
 //! - [`workers`]: the loop that claims tasks and timers and runs them.
 //! - [`status_callbacks`]: providers' delivery reports onto their messages.
 
 pub mod ai_follow_up;
 pub mod booking;
+pub mod budget;
 pub mod bulk_outreach;
 pub mod error;
 pub mod inbound;
@@ -98,6 +100,8 @@ pub struct MessagingSettings {
     pub timers_table: String,
     /// The calendar-sync table (`projections::calendar_sync::live_table()`).
     pub calendar_table: String,
+    /// The budgets read model's schema (`projections::budgets::live()`).
+    pub budgets_schema: String,
     /// Sends per second per tenant and channel, across instances (0: no limit).
     pub send_rate_per_second: u32,
     /// How late a timer may run before it is re-planned instead of sent.
@@ -107,9 +111,14 @@ pub struct MessagingSettings {
 }
 
 impl MessagingSettings {
-    /// Defaults for everything but the tables workers claim from.
+    /// Defaults for everything but the tables workers claim from and the budgets read model.
     #[must_use]
-    pub fn new(tasks_table: String, timers_table: String, calendar_table: String) -> Self {
+    pub fn new(
+        tasks_table: String,
+        timers_table: String,
+        calendar_table: String,
+        budgets_schema: String,
+    ) -> Self {
         Self {
             public_url: None,
             max_send_attempts: 5,
@@ -121,6 +130,7 @@ impl MessagingSettings {
             tasks_table,
             timers_table,
             calendar_table,
+            budgets_schema,
             send_rate_per_second: 10,
             overdue_grace: chrono::Duration::hours(1),
             overdue_spread: chrono::Duration::minutes(15),

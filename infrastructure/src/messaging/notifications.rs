@@ -166,18 +166,16 @@ async fn post_webhook(
         "reason": reason,
         "at": ctx.issued_at,
     });
-    let response = messaging
-        .channels
-        .client()
-        .post(url)
-        .header("x-bookerbot-event", "conversation.handed_off")
-        .json(&body)
-        .send()
-        .await
-        .map_err(|error| error.to_string())?;
-    if response.status().is_success() {
-        Ok(())
-    } else {
-        Err(format!("HTTP {}", response.status().as_u16()))
-    }
+    let delivery = format!(
+        "conversation.handed_off:{conversation}:{}",
+        ctx.issued_at.timestamp_micros()
+    );
+    crate::webhook::post(
+        messaging.channels.client(),
+        url,
+        "conversation.handed_off",
+        &delivery,
+        &body,
+    )
+    .await
 }

@@ -27,7 +27,7 @@ use crate::messaging::booking::{self, BookingMove, BookingState};
 use crate::messaging::outbox::recipient_zone;
 use crate::messaging::suppression::{self, exec, later, load, StepResult};
 use crate::messaging::task_queue::ClaimedTask;
-use crate::messaging::{retry_backoff, Messaging, MessagingError};
+use crate::messaging::{budget, retry_backoff, Messaging, MessagingError};
 
 /// Lines of the transcript the model sees (the most recent ones).
 const HISTORY_LINES: usize = 30;
@@ -114,6 +114,12 @@ async fn reply(
             skip.unwrap_or("workflow_not_active").to_owned(),
         ));
     };
+    if budget::ai_paused(messaging, ctx.tenant_id, ctx.issued_at)
+        .await
+        .map_err(CommandError::Database)?
+    {
+        return budget_exhausted(messaging, ctx, conversation_id, in_reply_to).await;
+    }
     let zone = lead.phone().map_or(tenant.timezone, |phone| {
         recipient_zone(&lead, phone, tenant.timezone)
     });
@@ -666,6 +672,33 @@ async fn record_turn(
         all.push(Step::Advance(LeadStatus::HandedOff));
     }
     record(messaging, ctx, conversation_id, all).await
+}
+
+/// The tenant's AI budget is spent and stops the AI: the message is left to a person.
+async fn budget_exhausted(
+    messaging: &Messaging,
+    ctx: &CommandContext,
+    conversation_id: ConversationId,
+    in_reply_to: MessageId,
+) -> StepResult<ReplyOutcome> {
+    record(
+        messaging,
+        ctx,
+        conversation_id,
+        vec![
+            Step::Conversation(ConversationCommand::SkipAiReply {
+                in_reply_to,
+                reason: budget::BUDGET_EXHAUSTED.to_owned(),
+            }),
+            Step::Conversation(ConversationCommand::HandOff {
+                reason: budget::BUDGET_EXHAUSTED.to_owned(),
+                at: ctx.issued_at,
+            }),
+            Step::Advance(LeadStatus::HandedOff),
+        ],
+    )
+    .await?;
+    Ok(ReplyOutcome::HandedOff)
 }
 
 /// The model failed: retry later, or hand the conversation to a human after the last attempt.

@@ -3,6 +3,7 @@
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
+use domain::budget::AiBudget;
 use domain::values::{
     BusinessHours, CountryCode, EmailAddress, PhoneNumber, QuietHours, TenantId, Timezone,
 };
@@ -18,7 +19,7 @@ use super::{Tenant, TenantChangeError, TenantSettings};
 use crate::secrets::SecretBox;
 
 /// Every column of `tenants`, in the order [`StoredTenant::bind`] binds them.
-const COLUMNS: [&str; 27] = [
+const COLUMNS: [&str; 28] = [
     "id",
     "name",
     "brand_name",
@@ -41,6 +42,7 @@ const COLUMNS: [&str; 27] = [
     "google_access_token_expires_at",
     "google_disconnected_at",
     "google_disconnected_reason",
+    "ai_budget",
     "admin_email",
     "admin_phone",
     "webhook_url",
@@ -87,6 +89,7 @@ pub(super) struct StoredTenant {
     pub(super) channels: StoredChannels,
     pub(super) ai: Option<StoredAi>,
     pub(super) google: Option<StoredGoogle>,
+    ai_budget: Option<AiBudget>,
     admin_email: Option<EmailAddress>,
     admin_phone: Option<PhoneNumber>,
     webhook_url: Option<String>,
@@ -108,6 +111,7 @@ impl StoredTenant {
             channels: StoredChannels::default(),
             ai: None,
             google: None,
+            ai_budget: None,
             admin_email: None,
             admin_phone: None,
             webhook_url: None,
@@ -135,6 +139,7 @@ impl StoredTenant {
             channels: self.channels.apply(change.channels, &sealer)?,
             ai: ai::apply(self.ai, change.ai, &sealer)?,
             google: calendar::apply(self.google, change.calendar, &sealer)?,
+            ai_budget: change.ai_budget.unwrap_or(self.ai_budget),
             admin_email: change.admin_email.unwrap_or(self.admin_email),
             admin_phone: change.admin_phone.unwrap_or(self.admin_phone),
             webhook_url: change.webhook_url.unwrap_or(self.webhook_url),
@@ -158,6 +163,7 @@ impl StoredTenant {
             calendar: CalendarView {
                 google: self.google.as_ref().map(StoredGoogle::view),
             },
+            ai_budget: self.ai_budget.clone(),
             admin_email: self.admin_email.clone(),
             admin_phone: self.admin_phone.clone(),
             webhook_url: self.webhook_url.clone(),
@@ -219,6 +225,12 @@ impl StoredTenant {
             .bind(token.map(|t| t.expires_at))
             .bind(disconnected.map(|d| d.at))
             .bind(disconnected.map(|d| d.reason.clone()))
+            .bind(
+                self.ai_budget
+                    .as_ref()
+                    .map(|b| json(serde_json::to_value(b)))
+                    .transpose()?,
+            )
             .bind(self.admin_email.as_ref().map(|e| e.as_str().to_owned()))
             .bind(self.admin_phone.as_ref().map(|p| p.as_str().to_owned()))
             .bind(self.webhook_url.clone())
@@ -299,6 +311,10 @@ impl StoredTenant {
                 })
                 .transpose()?,
             google: google(row)?,
+            ai_budget: json("ai_budget")?
+                .map(serde_json::from_value::<AiBudget>)
+                .transpose()
+                .context("Stored ai_budget")?,
             admin_email: optional_text("admin_email")?
                 .map(|email| EmailAddress::parse(&email))
                 .transpose()

@@ -38,9 +38,8 @@ pub fn message_changed(event: &ConversationEvent) -> Option<Uuid> {
         | ConversationEvent::OutboundMessageFailed { message_id, .. }
         | ConversationEvent::OutboundMessageStatusUpdated { message_id, .. }
         | ConversationEvent::OutboundMessageCancelled { message_id, .. }
-        | ConversationEvent::OutboundMessageRequeued { message_id, .. } => {
-            Some(message_id.as_uuid())
-        }
+        | ConversationEvent::OutboundMessageRequeued { message_id, .. }
+        | ConversationEvent::OutboundMessagePriced { message_id, .. } => Some(message_id.as_uuid()),
         _ => None,
     }
 }
@@ -115,6 +114,10 @@ impl Batch {
             read_at: None,
             failed_at: None,
             cancelled_at: None,
+            price_micros: None,
+            price_currency: None,
+            billable: None,
+            billing_category: None,
         };
         match payload {
             ConversationEvent::ConversationStarted { .. } => {}
@@ -200,7 +203,8 @@ impl Batch {
             | ConversationEvent::OutboundMessageFailed { .. }
             | ConversationEvent::OutboundMessageStatusUpdated { .. }
             | ConversationEvent::OutboundMessageCancelled { .. }
-            | ConversationEvent::OutboundMessageRequeued { .. } => {
+            | ConversationEvent::OutboundMessageRequeued { .. }
+            | ConversationEvent::OutboundMessagePriced { .. } => {
                 self.change_message(tenant_id, &payload)?;
             }
         }
@@ -296,6 +300,19 @@ impl Batch {
                 row.status = DeliveryStatus::Cancelled.as_str().to_string();
                 row.reason = Some(reason.clone());
                 row.cancelled_at = Some(*at);
+            }
+            // The aggregate prices a message once; the row copies it whatever the status.
+            ConversationEvent::OutboundMessagePriced {
+                amount_micros,
+                currency,
+                billable,
+                category,
+                ..
+            } => {
+                row.price_micros = *amount_micros;
+                row.price_currency.clone_from(currency);
+                row.billable = *billable;
+                row.billing_category.clone_from(category);
             }
             ConversationEvent::OutboundMessageRequeued { .. }
                 if current == DeliveryStatus::Failed =>
@@ -547,6 +564,37 @@ mod tests {
         assert_eq!(
             (row.error_code.as_deref(), row.failed_at, row.attempts),
             (None, None, 0)
+        );
+    }
+
+    #[test]
+    fn a_priced_message_row_carries_the_price_and_keeps_its_status() {
+        let m = MessageId::new();
+        let batch = fold(vec![
+            queued(m),
+            status(m, DeliveryStatus::Delivered, 4),
+            ConversationEvent::OutboundMessagePriced {
+                message_id: m,
+                provider: "twilio".into(),
+                amount_micros: Some(7500),
+                currency: Some("USD".into()),
+                billable: None,
+                category: None,
+                at: at(5),
+            },
+        ]);
+        let row = message(&batch, m);
+        assert_eq!(
+            (row.price_micros, row.price_currency.as_deref()),
+            (Some(7500), Some("USD"))
+        );
+        assert_eq!(
+            (row.billable, row.billing_category.as_deref()),
+            (None, None)
+        );
+        assert_eq!(
+            (row.status.as_str(), row.delivered_at),
+            ("delivered", Some(at(4)))
         );
     }
 

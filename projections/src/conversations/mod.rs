@@ -4,7 +4,8 @@
 //! what an operator reads as the lead's thread.
 //!
 //! Tables (tenant first in every key): `threads` (one row per lead and channel), `messages`
-//! (one row per message, either way; indexed by lead and time for the thread) and `ai_turns`
+//! (one row per message, either way, with what the provider said it costs; indexed by lead and
+//! time for the thread) and `ai_turns`
 //! (one row per AI answer or failed attempt, keyed by the inbound message it answers, and one
 //! per follow-up the AI wrote, keyed by the follow-up).
 //!
@@ -40,8 +41,8 @@ pub struct ConversationsProjection;
 
 /// Its name.
 pub const NAME: &str = "conversations";
-/// Its table layout version.
-pub const VERSION: u32 = 1;
+/// Its table layout version (2: providers' prices on `messages`).
+pub const VERSION: u32 = 2;
 
 /// The schema queries read from.
 pub fn live() -> String {
@@ -98,6 +99,10 @@ impl Projection for ConversationsProjection {
                 read_at timestamptz,
                 failed_at timestamptz,
                 cancelled_at timestamptz,
+                price_micros bigint,
+                price_currency text,
+                billable boolean,
+                billing_category text,
                 PRIMARY KEY (tenant_id, message_id)
             );
             CREATE TABLE IF NOT EXISTS {schema}.ai_turns (

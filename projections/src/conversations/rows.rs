@@ -96,6 +96,14 @@ pub struct MessageRow {
     pub failed_at: Option<DateTime<Utc>>,
     /// Withdrawn before sending.
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// What the provider charged, in micro-units of `price_currency` (Twilio).
+    pub price_micros: Option<i64>,
+    /// ISO 4217 code of `price_micros`.
+    pub price_currency: Option<String>,
+    /// Whether the provider bills the message (WhatsApp).
+    pub billable: Option<bool>,
+    /// The provider's billing category, lower case (WhatsApp: `service`, `utility`, …).
+    pub billing_category: Option<String>,
 }
 
 /// One answer of the conversation model, one failed attempt at it, or one follow-up it wrote (a

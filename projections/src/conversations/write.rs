@@ -95,20 +95,26 @@ pub async fn messages<'a>(
     sqlx::query(&format!(
         "INSERT INTO {schema}.messages (tenant_id, message_id, lead_id, channel, direction, body, \
            content, origin, status, provider, provider_message_id, error_code, error, reason, \
-           attempts, created_at, sent_at, delivered_at, read_at, failed_at, cancelled_at) \
-         SELECT t, m, l, ch, d, b, co::jsonb, o, s, p, pm, ec, e, r, a, ca, sa, da, ra, fa, xa \
+           attempts, created_at, sent_at, delivered_at, read_at, failed_at, cancelled_at, \
+           price_micros, price_currency, billable, billing_category) \
+         SELECT t, m, l, ch, d, b, co::jsonb, o, s, p, pm, ec, e, r, a, ca, sa, da, ra, fa, xa, \
+           pr, pc, bi, bc \
          FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], \
            $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
            $13::text[], $14::text[], $15::int4[], $16::timestamptz[], $17::timestamptz[], \
-           $18::timestamptz[], $19::timestamptz[], $20::timestamptz[], $21::timestamptz[]) \
-           AS r(t, m, l, ch, d, b, co, o, s, p, pm, ec, e, r, a, ca, sa, da, ra, fa, xa) \
+           $18::timestamptz[], $19::timestamptz[], $20::timestamptz[], $21::timestamptz[], \
+           $22::int8[], $23::text[], $24::bool[], $25::text[]) \
+           AS r(t, m, l, ch, d, b, co, o, s, p, pm, ec, e, r, a, ca, sa, da, ra, fa, xa, \
+             pr, pc, bi, bc) \
          ON CONFLICT (tenant_id, message_id) DO UPDATE SET \
            status = EXCLUDED.status, provider = EXCLUDED.provider, \
            provider_message_id = EXCLUDED.provider_message_id, \
            error_code = EXCLUDED.error_code, error = EXCLUDED.error, reason = EXCLUDED.reason, \
            attempts = EXCLUDED.attempts, sent_at = EXCLUDED.sent_at, \
            delivered_at = EXCLUDED.delivered_at, read_at = EXCLUDED.read_at, \
-           failed_at = EXCLUDED.failed_at, cancelled_at = EXCLUDED.cancelled_at"
+           failed_at = EXCLUDED.failed_at, cancelled_at = EXCLUDED.cancelled_at, \
+           price_micros = EXCLUDED.price_micros, price_currency = EXCLUDED.price_currency, \
+           billable = EXCLUDED.billable, billing_category = EXCLUDED.billing_category"
     ))
     .bind(c.tenant_id)
     .bind(c.message_id)
@@ -131,6 +137,10 @@ pub async fn messages<'a>(
     .bind(c.read_at)
     .bind(c.failed_at)
     .bind(c.cancelled_at)
+    .bind(c.price_micros)
+    .bind(c.price_currency)
+    .bind(c.billable)
+    .bind(c.billing_category)
     .execute(&mut *tx)
     .await
     .context("Failed to write messages")?;
@@ -161,6 +171,10 @@ struct MessageColumns {
     read_at: Vec<Option<DateTime<Utc>>>,
     failed_at: Vec<Option<DateTime<Utc>>>,
     cancelled_at: Vec<Option<DateTime<Utc>>>,
+    price_micros: Vec<Option<i64>>,
+    price_currency: Vec<Option<String>>,
+    billable: Vec<Option<bool>>,
+    billing_category: Vec<Option<String>>,
 }
 
 impl MessageColumns {
@@ -188,6 +202,10 @@ impl MessageColumns {
         self.read_at.push(row.read_at);
         self.failed_at.push(row.failed_at);
         self.cancelled_at.push(row.cancelled_at);
+        self.price_micros.push(row.price_micros);
+        self.price_currency.push(row.price_currency.clone());
+        self.billable.push(row.billable);
+        self.billing_category.push(row.billing_category.clone());
     }
 }
 

@@ -19,6 +19,23 @@ pub type CostKey = (Uuid, NaiveDate, Uuid, String);
 /// A row key of `messages_daily`: tenant, UTC day, channel, direction.
 pub type MessageKey = (Uuid, NaiveDate, &'static str, &'static str);
 
+/// A row key of `ai_costs_totals`: tenant, workflow (nil when none).
+pub type TotalKey = (Uuid, Uuid);
+
+/// A row key of `message_prices_daily`: tenant, UTC day, channel, currency (`""` when none).
+pub type PriceKey = (Uuid, NaiveDate, &'static str, String);
+
+/// What price reports in one key added.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PriceDelta {
+    /// Messages priced.
+    pub priced: i64,
+    /// Messages reported billable.
+    pub billable: i64,
+    /// Amounts in micro-units of the currency.
+    pub amount_micros: i64,
+}
+
 /// What AI calls in one key added.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CostDelta {
@@ -47,6 +64,8 @@ pub struct State {
     pub conversations: BTreeMap<CostKey, BTreeSet<String>>,
     /// Message counts to add, by key.
     pub messages: BTreeMap<MessageKey, i64>,
+    /// Message prices to add, by key.
+    pub prices: BTreeMap<PriceKey, PriceDelta>,
 }
 
 /// The UTC calendar day of `at`.
@@ -83,7 +102,7 @@ impl State {
         Ok(())
     }
 
-    /// Applies a conversation event: AI spend and messages in and out.
+    /// Applies a conversation event: AI spend, messages in and out, and their prices.
     pub fn apply_conversation(&mut self, event: &RecordedEvent) -> anyhow::Result<()> {
         let payload: ConversationEvent = event
             .decode()
@@ -140,9 +159,48 @@ impl State {
                     .entry((tenant, utc_day(sent_at), channel, "outbound"))
                     .or_default() += 1;
             }
+            ConversationEvent::OutboundMessagePriced {
+                amount_micros,
+                currency,
+                billable,
+                at,
+                ..
+            } => {
+                let key = (tenant, utc_day(at), channel, currency.unwrap_or_default());
+                let sums = self.prices.entry(key).or_default();
+                sums.priced += 1;
+                sums.billable += i64::from(billable == Some(true));
+                sums.amount_micros += amount_micros.unwrap_or(0);
+            }
             _ => {}
         }
         Ok(())
+    }
+
+    /// The batch's cost sums over every day and model: what to add to `ai_costs_totals`.
+    #[must_use]
+    pub fn totals(&self) -> BTreeMap<TotalKey, CostDelta> {
+        let mut totals: BTreeMap<TotalKey, CostDelta> = BTreeMap::new();
+        for ((tenant, _, workflow, _), delta) in &self.costs {
+            let sums = totals.entry((*tenant, *workflow)).or_default();
+            sums.calls += delta.calls;
+            sums.input_tokens += delta.input_tokens;
+            sums.cached_input_tokens += delta.cached_input_tokens;
+            sums.output_tokens += delta.output_tokens;
+            sums.cost_micros += delta.cost_micros;
+        }
+        totals
+    }
+
+    /// The conversations that spent in this batch, each once per (tenant, workflow).
+    #[must_use]
+    pub fn spenders(&self) -> BTreeSet<(Uuid, Uuid, &str)> {
+        self.conversations
+            .iter()
+            .flat_map(|((tenant, _, workflow, _), ids)| {
+                ids.iter().map(|id| (*tenant, *workflow, id.as_str()))
+            })
+            .collect()
     }
 
     fn spend(

@@ -14,9 +14,18 @@
 //!   conversation) that spent once; a row's `conversations` is how many it holds, and queries
 //!   over several rows count distinct conversations there, so an average per conversation is
 //!   exact whatever the grouping.
+//! - **All time** (`ai_costs_totals`, `ai_tenant_conversations`): the same sums over every day,
+//!   kept as counters (see [`all_time`]) so all-time figures read a few rows per workflow,
+//!   however many conversations and days the tenant has.
+//! - **Message prices and all-time messages** (see [`messages`]): what providers reported
+//!   outbound messages cost, per day, channel and currency, and messages per channel over all
+//!   time.
 
+pub mod all_time;
 pub mod fold;
+pub mod messages;
 pub mod query;
+pub mod totals;
 
 use std::collections::BTreeMap;
 
@@ -40,7 +49,7 @@ pub struct CostsProjection;
 /// Its name.
 pub const NAME: &str = "costs";
 /// Its table layout version.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// The schema queries read from.
 pub fn live() -> String {
@@ -98,6 +107,12 @@ impl Projection for CostsProjection {
         conn.execute(ddl.as_str())
             .await
             .context("Failed to create the costs tables")?;
+        conn.execute(all_time::ddl(schema).as_str())
+            .await
+            .context("Failed to create the all-time costs tables")?;
+        conn.execute(messages::ddl(schema).as_str())
+            .await
+            .context("Failed to create the message tables")?;
         Ok(())
     }
 
@@ -128,7 +143,9 @@ impl Projection for CostsProjection {
         write_workflows(tx, schema, &state).await?;
         let fresh = record_conversations(tx, schema, &state).await?;
         write_costs(tx, schema, &state, &fresh).await?;
-        write_messages(tx, schema, &state).await
+        all_time::write_costs(tx, schema, &state).await?;
+        write_messages(tx, schema, &state).await?;
+        messages::write(tx, schema, &state).await
     }
 }
 

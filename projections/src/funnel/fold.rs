@@ -34,6 +34,9 @@ pub type DailyKey = (Uuid, Uuid, NaiveDate, &'static str);
 /// A row key of `funnel_current`: tenant, workflow (nil when none), status.
 pub type CurrentKey = (Uuid, Uuid, &'static str);
 
+/// A row key of `funnel_totals`: tenant, workflow (nil when none), stage or outcome.
+pub type TotalKey = (Uuid, Uuid, &'static str);
+
 /// What the projection keeps of a lead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LeadState {
@@ -151,6 +154,16 @@ impl State {
             .entry((key.0, workflow, at.date_naive(), outcome))
             .or_default() += 1;
         Ok(())
+    }
+
+    /// The batch's `funnel_daily` counts summed over the days: what to add to `funnel_totals`.
+    #[must_use]
+    pub fn totals(&self) -> BTreeMap<TotalKey, i64> {
+        let mut totals = BTreeMap::new();
+        for ((tenant, workflow, _, stage), count) in &self.daily {
+            *totals.entry((*tenant, *workflow, *stage)).or_default() += count;
+        }
+        totals
     }
 
     fn store(&mut self, key: (Uuid, Uuid), lead: LeadState) {

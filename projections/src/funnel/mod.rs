@@ -11,6 +11,8 @@
 //!   (`replied` = ever replied: in conversation, qualified or booked); `qualified` and `booked`
 //!   are reached only by those statuses; the other stages by their own status. Each lead's
 //!   reached stages are kept (`lead_state.reached`, bits of [`fold::STAGES`]).
+//! - **Ever reached, all time** (`funnel_totals`): the same counts per tenant and workflow over
+//!   every day, so all-time figures read a few rows per workflow, never a row per day or lead.
 //! - **Current status** (`funnel_current`): +1/−1 as a lead changes status or workflow; the
 //!   lead's status and workflow are kept in `lead_state`. Archived leads still count.
 //! - **Appointments**: each completed / no-show *mark* counts on the UTC day of its `at`, under
@@ -20,6 +22,7 @@
 
 pub mod fold;
 pub mod query;
+pub mod totals;
 
 use std::collections::BTreeMap;
 
@@ -42,7 +45,7 @@ pub struct FunnelProjection;
 /// Its name.
 pub const NAME: &str = "funnel";
 /// Its table layout version.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// The schema queries read from.
 pub fn live() -> String {
@@ -82,6 +85,13 @@ impl Projection for FunnelProjection {
                 stage text NOT NULL,
                 count bigint NOT NULL,
                 PRIMARY KEY (tenant_id, day, workflow_id, stage)
+            );
+            CREATE TABLE IF NOT EXISTS {schema}.funnel_totals (
+                tenant_id uuid NOT NULL,
+                workflow_id uuid NOT NULL,
+                stage text NOT NULL,
+                count bigint NOT NULL,
+                PRIMARY KEY (tenant_id, workflow_id, stage)
             );
             CREATE TABLE IF NOT EXISTS {schema}.funnel_current (
                 tenant_id uuid NOT NULL,
@@ -125,6 +135,7 @@ impl Projection for FunnelProjection {
         write_leads(tx, schema, &state).await?;
         write_appointments(tx, schema, &state).await?;
         write_daily(tx, schema, &state).await?;
+        write_totals(tx, schema, &state).await?;
         write_current(tx, schema, &state).await
     }
 }
@@ -273,6 +284,31 @@ async fn write_daily(tx: &mut PgConnection, schema: &str, state: &State) -> anyh
     .execute(&mut *tx)
     .await
     .context("Failed to add funnel counts")?;
+    Ok(())
+}
+
+async fn write_totals(tx: &mut PgConnection, schema: &str, state: &State) -> anyhow::Result<()> {
+    let totals = state.totals();
+    if totals.is_empty() {
+        return Ok(());
+    }
+    let tenants: Vec<Uuid> = totals.keys().map(|k| k.0).collect();
+    let workflows: Vec<Uuid> = totals.keys().map(|k| k.1).collect();
+    let stages: Vec<&str> = totals.keys().map(|k| k.2).collect();
+    let counts: Vec<i64> = totals.values().copied().collect();
+    sqlx::query(&format!(
+        "INSERT INTO {schema}.funnel_totals (tenant_id, workflow_id, stage, count) \
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::int8[]) \
+         ON CONFLICT (tenant_id, workflow_id, stage) DO UPDATE SET \
+           count = funnel_totals.count + EXCLUDED.count"
+    ))
+    .bind(&tenants)
+    .bind(&workflows)
+    .bind(&stages)
+    .bind(&counts)
+    .execute(&mut *tx)
+    .await
+    .context("Failed to add all-time funnel counts")?;
     Ok(())
 }
 

@@ -61,7 +61,9 @@ pub struct FunnelCounts {
 }
 
 impl FunnelCounts {
-    fn add(&mut self, stage: &str, count: i64) {
+    /// Adds `count` to the figure of `stage` (a stage of [`super::fold::STAGES`] or an
+    /// appointment outcome); other names are ignored.
+    pub fn add(&mut self, stage: &str, count: i64) {
         let slot = match stage {
             "captured" => &mut self.captured,
             "contacted" => &mut self.contacted,
@@ -78,7 +80,8 @@ impl FunnelCounts {
         *slot += count;
     }
 
-    fn add_all(&mut self, other: &Self) {
+    /// Adds every figure of `other`.
+    pub fn add_all(&mut self, other: &Self) {
         self.captured += other.captured;
         self.contacted += other.contacted;
         self.replied += other.replied;

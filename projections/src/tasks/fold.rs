@@ -169,6 +169,7 @@ pub fn apply(
         ConversationEvent::ConversationStarted { .. }
         | ConversationEvent::InboundMessageReceived { .. }
         | ConversationEvent::OutboundMessageStatusUpdated { .. }
+        | ConversationEvent::OutboundMessagePriced { .. }
         | ConversationEvent::AiFollowUpWritten(_)
         | ConversationEvent::AppointmentSlotsOffered { .. }
         | ConversationEvent::AppointmentBookedInConversation { .. } => {}

@@ -1,6 +1,7 @@
-//! `GET /api/v1/analytics/costs`: a tenant's AI spend per day, workflow or model, end to end.
-//! Leads are captured over HTTP; AI calls are written by executing Conversation commands against
-//! the app's database, with the messaging workers off so nothing else spends.
+//! `GET /api/v1/analytics/costs`: a tenant's AI spend per day, workflow or model, and its
+//! messages with the prices providers reported, end to end. Leads are captured over HTTP; AI
+//! calls and price reports are written by executing Conversation commands against the app's
+//! database, with the messaging workers off so nothing else spends.
 
 use std::collections::BTreeMap;
 
@@ -8,8 +9,9 @@ use bookerbot_tests::tenant_ctx;
 use chrono::{DateTime, Utc};
 use domain::conversation::{
     AiTurn, Conversation, ConversationCommand, ConversationId, Intent, MessageContent,
+    MessagePricing,
 };
-use domain::values::{LeadId, MessageId, TenantId};
+use domain::values::{LeadId, MessageId, Price, TenantId};
 use domain::Channel;
 use infrastructure::executor::{CommandExecutor, Existence};
 use reqwest::StatusCode;
@@ -40,7 +42,8 @@ impl Spender {
         self.position = committed.position.unwrap_or(self.position);
     }
 
-    /// The lead writes and the AI answers at `at` with `model`, these tokens and cost.
+    /// The lead writes and the AI answers at `at` with `model`, these tokens and cost; returns
+    /// the reply queued.
     async fn turn(
         &mut self,
         tenant: &str,
@@ -49,7 +52,7 @@ impl Spender {
         model: &str,
         tokens: (u32, u32, u32),
         cost_micros: i64,
-    ) {
+    ) -> MessageId {
         let at: DateTime<Utc> = at.parse().unwrap();
         let question = MessageId::new();
         let lead_id: LeadId = lead.parse().unwrap();
@@ -93,6 +96,26 @@ impl Spender {
             },
         )
         .await;
+        reply
+    }
+
+    /// A provider prices the lead's message at `at`: an amount, or whether it bills.
+    async fn priced(
+        &mut self,
+        tenant: &str,
+        lead: &str,
+        message_id: MessageId,
+        at: &str,
+        price: Option<Price>,
+        billable: Option<bool>,
+    ) {
+        let command = ConversationCommand::RecordMessagePrice {
+            message_id,
+            provider: "twilio".into(),
+            pricing: MessagePricing::new(price, billable, None),
+            at: at.parse().unwrap(),
+        };
+        self.run(tenant, lead, command).await;
     }
 }
 
@@ -156,7 +179,7 @@ async fn costs_are_exact_per_day_workflow_and_model_and_scoped_to_the_tenant() {
             1_234,
         )
         .await;
-    spender
+    let ada_reply = spender
         .turn(
             &acme.id,
             &ada,
@@ -166,7 +189,7 @@ async fn costs_are_exact_per_day_workflow_and_model_and_scoped_to_the_tenant() {
             2_999_999,
         )
         .await;
-    spender
+    let bob_reply = spender
         .turn(
             &acme.id,
             &bob,
@@ -174,6 +197,27 @@ async fn costs_are_exact_per_day_workflow_and_model_and_scoped_to_the_tenant() {
             "gpt-4o-mini",
             (900, 0, 41),
             333,
+        )
+        .await;
+    let price = Price::from_micros(7_500, "USD").unwrap();
+    spender
+        .priced(
+            &acme.id,
+            &ada,
+            ada_reply,
+            "2026-03-02T00:00:02Z",
+            Some(price),
+            None,
+        )
+        .await;
+    spender
+        .priced(
+            &acme.id,
+            &bob,
+            bob_reply,
+            "2026-03-02T10:00:01Z",
+            None,
+            Some(true),
         )
         .await;
     let acme_at = spender.position;
@@ -207,6 +251,14 @@ async fn costs_are_exact_per_day_workflow_and_model_and_scoped_to_the_tenant() {
                 row("gpt-4o-mini", figures(1, (900, 0, 41), 333, "0.000333", 1)),
             ],
             "total": figures(3, (3_600, 2_200, 216), 3_001_566, "3.001566", 2),
+            "messages": [{
+                "channel": "sms",
+                "received": 3,
+                "sent": 0,
+                "priced": 2,
+                "billable": 1,
+                "amounts": [{"currency": "USD", "amount_micros": 7_500, "amount": "0.007500"}],
+            }],
         })
     );
 
@@ -267,6 +319,8 @@ async fn costs_are_exact_per_day_workflow_and_model_and_scoped_to_the_tenant() {
         theirs.body["total"],
         figures(1, (5_000, 0, 500), 7_000_000, "7.000000", 1)
     );
+    assert_eq!(theirs.body["messages"][0]["priced"], json!(0));
+    assert_eq!(theirs.body["messages"][0]["amounts"], json!([]));
     let empty = app
         .get(
             &acme.key,
@@ -276,6 +330,7 @@ async fn costs_are_exact_per_day_workflow_and_model_and_scoped_to_the_tenant() {
     assert_eq!(empty.status, StatusCode::OK, "{}", empty.text);
     assert_eq!(empty.body["group_by"], "day");
     assert_eq!(empty.body["rows"], json!([]));
+    assert_eq!(empty.body["messages"], json!([]));
     assert_eq!(empty.body["total"]["cost"], "0.000000");
     assert_eq!(
         empty.body["total"]["average_tokens_per_conversation"],

@@ -31,7 +31,7 @@ fn monday_morning() -> DateTime<Utc> {
     at("2026-03-30T10:00:00Z")
 }
 
-async fn tenant_in(app: &TestApp, name: &str, timezone: &str) -> TestTenant {
+pub(crate) async fn tenant_in(app: &TestApp, name: &str, timezone: &str) -> TestTenant {
     let reply = app
         .post(
             ADMIN,
@@ -47,7 +47,7 @@ async fn tenant_in(app: &TestApp, name: &str, timezone: &str) -> TestTenant {
 }
 
 /// An active SMS workflow with two follow-ups a day apart, plus `extra` fields.
-async fn active_workflow(app: &TestApp, key: &str, extra: Value) -> String {
+pub(crate) async fn active_workflow(app: &TestApp, key: &str, extra: Value) -> String {
     let mut body = json!({
         "name": "Solar",
         "channel": "sms",
@@ -72,7 +72,7 @@ async fn active_workflow(app: &TestApp, key: &str, extra: Value) -> String {
     workflow
 }
 
-async fn capture(app: &TestApp, key: &str, workflow: &str, phone: &str) -> String {
+pub(crate) async fn capture(app: &TestApp, key: &str, workflow: &str, phone: &str) -> String {
     app.capture_new(
         key,
         json!({"first_name": "Sam", "phone": phone, "workflow_id": workflow}),
@@ -105,7 +105,13 @@ async fn timer_when(
 }
 
 /// Waits for the lead's timer of `kind` due at `due_at`.
-async fn timer_is(app: &TestApp, key: &str, lead: &str, kind: &str, due_at: DateTime<Utc>) {
+pub(crate) async fn timer_is(
+    app: &TestApp,
+    key: &str,
+    lead: &str,
+    kind: &str,
+    due_at: DateTime<Utc>,
+) {
     timer_when(
         app,
         key,

@@ -3,11 +3,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod activity;
+mod ai_budget_settings;
 mod analytics_costs;
 mod analytics_funnel;
+mod analytics_overview;
 mod appointments;
 mod automation;
 mod bad_input;
+mod budgets;
 mod bulk;
 mod bulk_outreach;
 mod calendar_connection;
@@ -20,6 +23,7 @@ mod imports;
 mod isolation;
 mod lead_list;
 mod leads;
+mod message_prices;
 mod messaging;
 mod operations;
 mod reminders;

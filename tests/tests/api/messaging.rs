@@ -21,7 +21,7 @@ pub(crate) const WAIT: Duration = Duration::from_secs(10);
 /// The model timeout of the failures test's server (short, so the test is quick).
 const MODEL_TIMEOUT: Duration = Duration::from_secs(2);
 /// What the workflow's leads are asked.
-const Q1: &str = "Do you own your home?";
+pub(crate) const Q1: &str = "Do you own your home?";
 const Q2: &str = "When are you looking to start?";
 pub(crate) const BRAND: &str = "Acme Solar";
 pub(crate) const OPT_OUT_TEXT: &str = "You're unsubscribed from Acme Solar. No more messages.";
@@ -50,7 +50,7 @@ where
 // ---------------------------------------------------------------------------------------------
 
 /// A tenant with an active SMS workflow asking [`Q1`] then [`Q2`].
-async fn tenant_with_workflow(app: &TestApp, name: &str) -> (TestTenant, String) {
+pub(crate) async fn tenant_with_workflow(app: &TestApp, name: &str) -> (TestTenant, String) {
     // A Monday, 11:00 in London: inside the default sending window, so outreach goes at once.
     app.clock.set(monday_morning());
     let reply = app
@@ -95,12 +95,17 @@ async fn tenant_with_workflow(app: &TestApp, name: &str) -> (TestTenant, String)
 }
 
 /// Monday 2026-03-30, 10:00 UTC (11:00 BST).
-fn monday_morning() -> DateTime<Utc> {
+pub(crate) fn monday_morning() -> DateTime<Utc> {
     "2026-03-30T10:00:00Z".parse().unwrap()
 }
 
 /// Sam, in `workflow` (if any), on `phone`.
-async fn capture_sam(app: &TestApp, key: &str, workflow: Option<&str>, phone: &str) -> String {
+pub(crate) async fn capture_sam(
+    app: &TestApp,
+    key: &str,
+    workflow: Option<&str>,
+    phone: &str,
+) -> String {
     let mut body = json!({"first_name": "Sam", "phone": phone});
     if let Some(workflow) = workflow {
         body["workflow_id"] = json!(workflow);
@@ -109,7 +114,7 @@ async fn capture_sam(app: &TestApp, key: &str, workflow: Option<&str>, phone: &s
 }
 
 /// Points the tenant's conversation model at `fake`.
-async fn use_model(app: &TestApp, tenant: &TestTenant, fake: &FakeHttp) {
+pub(crate) async fn use_model(app: &TestApp, tenant: &TestTenant, fake: &FakeHttp) {
     let reply = app
         .patch(
             &tenant.key,
@@ -121,7 +126,7 @@ async fn use_model(app: &TestApp, tenant: &TestTenant, fake: &FakeHttp) {
 }
 
 /// A chat completion calling `respond_to_lead` with `arguments` (a JSON string).
-fn tool_call(arguments: &str, usage: Value) -> FakeResponse {
+pub(crate) fn tool_call(arguments: &str, usage: Value) -> FakeResponse {
     FakeResponse::json(
         200,
         json!({
