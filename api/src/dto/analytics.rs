@@ -36,6 +36,7 @@ pub struct CostFiguresDto {
     /// Distinct conversations that spent.
     pub conversations: i64,
     /// (input + output tokens) / conversations; `null` when no conversation spent.
+    #[oai(nullable)]
     pub average_tokens_per_conversation: Option<f64>,
 }
 
@@ -239,14 +240,19 @@ impl FunnelCurrentDto {
 #[oai(rename = "FunnelRates")]
 pub struct FunnelRatesDto {
     /// replied / contacted (replied: leads that reached in conversation, qualified or booked).
+    #[oai(nullable)]
     pub response_rate: Option<f64>,
     /// qualified / (contacted − opted_out).
+    #[oai(nullable)]
     pub qualification_rate: Option<f64>,
     /// booked / qualified.
+    #[oai(nullable)]
     pub booking_rate: Option<f64>,
     /// opted_out / contacted.
+    #[oai(nullable)]
     pub opt_out_rate: Option<f64>,
     /// completed / (completed + no_show).
+    #[oai(nullable)]
     pub show_rate: Option<f64>,
 }
 
@@ -281,6 +287,7 @@ pub struct FunnelReportDto {
     /// The last UTC day counted (`YYYY-MM-DD`).
     pub to: String,
     /// The workflow counted (the nil uuid: leads in none), or `null` for all.
+    #[oai(nullable)]
     pub workflow_id: Option<String>,
     /// The buckets that counted anything, by start.
     pub buckets: Vec<FunnelBucketDto>,

@@ -195,13 +195,17 @@ pub struct MessageDto {
     /// Outbound: what the provider charged, in micro-units of `price_currency` (Twilio's
     /// `-0.00750` USD is `7500`), as its first status callback carrying a price reported it;
     /// `null` until then and for providers that report no amount (WhatsApp).
+    #[oai(nullable)]
     pub price_micros: Option<i64>,
     /// ISO 4217 code of `price_micros`, upper case.
+    #[oai(nullable)]
     pub price_currency: Option<String>,
     /// Outbound: whether the provider bills the message (WhatsApp's `pricing.billable`).
+    #[oai(nullable)]
     pub billable: Option<bool>,
     /// Outbound: the provider's billing category, lower case (WhatsApp: `service`, `utility`,
     /// `marketing`, `authentication`, …).
+    #[oai(nullable)]
     pub billing_category: Option<String>,
     /// Inbound: the AI's answer to this message, if it answered. Always `null` on outbound
     /// messages (the AI's reply is the outbound message `ai_turn.reply_message_id` names).

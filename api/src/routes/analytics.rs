@@ -70,13 +70,14 @@ impl AnalyticsApi {
             projections::funnel::live(),
             projections::costs::live(),
             projections::activity::live(),
+            projections::workflows::live(),
         ];
         for schema in &schemas {
             state
                 .wait_for_position(schema, tenant, min_position.0)
                 .await?;
         }
-        let [funnel_schema, costs_schema, activity_schema] = &schemas;
+        let [funnel_schema, costs_schema, activity_schema, workflows_schema] = &schemas;
         let id = tenant.as_uuid();
         let funnel = totals(&state.pool, funnel_schema, id).await?;
         let costs = projections::costs::totals::totals(&state.pool, costs_schema, id).await?;
@@ -86,8 +87,7 @@ impl AnalyticsApi {
             .copied()
             .filter(|workflow| !workflow.is_nil())
             .collect();
-        let names =
-            workflow_names(&state.pool, &projections::workflows::live(), id, &workflows).await?;
+        let names = workflow_names(&state.pool, workflows_schema, id, &workflows).await?;
         let activity = list(
             &state.pool,
             activity_schema,

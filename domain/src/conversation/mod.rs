@@ -327,8 +327,10 @@ impl Aggregate for Conversation {
                     message.status = DeliveryStatus::Queued;
                     message.failed_attempts = 0;
                     message.requeues = message.requeues.saturating_add(1);
-                    // Reports about the earlier send no longer concern this message.
+                    // Reports about the earlier send no longer concern this message, and the
+                    // new send is priced on its own.
                     message.provider_message_id = None;
+                    message.pricing = None;
                 }
             }
             ConversationEvent::AiTurnRecorded(turn) => {

@@ -40,7 +40,7 @@ pub use lead_source::LeadSource;
 pub use local_time_range::LocalTimeRange;
 pub use merge_field::MergeField;
 pub use message_template::MessageTemplate;
-pub use money::Price;
+pub use money::{Price, MAX_PRICE_MICROS};
 pub use phone_number::PhoneNumber;
 pub use quiet_hours::QuietHours;
 pub use sending_window::{single_zone_of, SendingWindow};

@@ -12,6 +12,9 @@ use super::ValueError;
 const MICROS_PER_UNIT: i64 = 1_000_000;
 /// Decimal places a micro-unit amount can hold.
 const MICRO_DECIMALS: usize = 6;
+/// The largest price: a million units of its currency (far above any message's price, and low
+/// enough that millions of them still add up within an `i64` of micro-units).
+pub const MAX_PRICE_MICROS: i64 = 1_000_000 * MICROS_PER_UNIT;
 
 /// An amount of money in micro-units of an ISO 4217 currency, never negative.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -34,7 +37,7 @@ impl Price {
     /// Parses a provider's decimal amount (`"-0.00750"`, `"0.0075"`, `"2"`) and currency code
     /// (`"USD"`, `"usd"`). The sign is dropped: Twilio writes what it charges as a negative
     /// number. Digits beyond the sixth decimal must be zeros; anything finer, exponents,
-    /// separators or an amount beyond `i64` micro-units is refused.
+    /// separators or an amount above [`MAX_PRICE_MICROS`] is refused.
     pub fn parse(amount: &str, currency: &str) -> Result<Self, ValueError> {
         let amount_micros =
             parse_micros(amount).ok_or_else(|| ValueError::InvalidAmount(amount.to_owned()))?;
@@ -44,12 +47,13 @@ impl Price {
         })
     }
 
-    /// A price already in micro-units (from a stored event): not negative, and a valid code.
+    /// A price already in micro-units (from a stored event): 0 to [`MAX_PRICE_MICROS`], and a
+    /// valid code.
     pub fn from_micros(amount_micros: i64, currency: &str) -> Result<Self, ValueError> {
-        if amount_micros < 0 {
+        if !(0..=MAX_PRICE_MICROS).contains(&amount_micros) {
             return Err(ValueError::OutOfRange {
                 min: 0,
-                max: i64::MAX,
+                max: MAX_PRICE_MICROS,
             });
         }
         Ok(Self {
@@ -89,7 +93,7 @@ impl From<Price> for PriceParts {
 }
 
 /// Whole micro-units of an optionally signed decimal, its sign dropped; `None` when it is not a
-/// plain decimal, is finer than a micro-unit, or overflows.
+/// plain decimal, is finer than a micro-unit, or is above [`MAX_PRICE_MICROS`].
 fn parse_micros(raw: &str) -> Option<i64> {
     let unsigned = raw.trim().trim_start_matches(['-', '+']);
     if unsigned.len() + 1 < raw.trim().len() {
@@ -118,6 +122,7 @@ fn parse_micros(raw: &str) -> Option<i64> {
         .ok()?
         .checked_mul(MICROS_PER_UNIT)?
         .checked_add(fraction_micros)
+        .filter(|micros| *micros <= MAX_PRICE_MICROS)
 }
 
 /// Three ASCII letters, upper-cased.
@@ -184,10 +189,12 @@ mod tests {
     }
 
     #[test]
-    fn an_amount_beyond_i64_micro_units_is_refused() {
-        assert!(micros("9223372036854.775807").is_ok());
+    fn an_amount_above_a_million_units_is_refused() {
+        assert_eq!(micros("-1000000.000000"), Ok(MAX_PRICE_MICROS));
+        assert!(micros("1000000.000001").is_err());
         assert!(micros("9223372036854.775808").is_err());
         assert!(micros("99999999999999999999").is_err());
+        assert!(Price::from_micros(MAX_PRICE_MICROS + 1, "USD").is_err());
     }
 
     #[test]
@@ -222,7 +229,7 @@ mod tests {
     proptest! {
         #[test]
         fn every_micro_amount_written_as_a_decimal_reads_back_exactly(
-            micros_in in 0_i64..=i64::MAX,
+            micros_in in 0_i64..=MAX_PRICE_MICROS,
             negative in any::<bool>(),
         ) {
             let sign = if negative { "-" } else { "" };

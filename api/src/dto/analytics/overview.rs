@@ -61,6 +61,7 @@ pub struct AiUsageDto {
     /// Distinct conversations that spent.
     pub conversations: i64,
     /// `total_tokens / conversations`; `null` when no conversation spent.
+    #[oai(nullable)]
     pub average_tokens_per_conversation: Option<f64>,
 }
 
@@ -84,6 +85,7 @@ pub struct WorkflowOverviewDto {
     /// The workflow (the nil uuid: leads in no workflow).
     pub workflow_id: String,
     /// Its name, `null` for no workflow.
+    #[oai(nullable)]
     pub name: Option<String>,
     /// Its leads: `total_contacts` counts the leads in it now; the other counts are of leads
     /// that reached the stage while in it.

@@ -151,3 +151,18 @@ fn a_message_stored_before_pricing_was_kept_reads_as_unpriced() {
     let message: OutboundMessage = serde_json::from_value(stored).unwrap();
     assert_eq!(message.pricing, None);
 }
+
+#[test]
+fn a_message_sent_again_after_a_requeue_is_priced_again_for_the_new_send() {
+    let mut history = sent_message(msg(1));
+    history.push(twilio_priced(msg(1)));
+    history.push(ConversationEvent::OutboundMessageRequeued {
+        message_id: msg(1),
+        at: at(6),
+    });
+    history.push(sent(msg(1)));
+    conversation()
+        .given(history)
+        .when(record_price(msg(1), "twilio", twilio_pricing()))
+        .then_expect_events(vec![twilio_priced(msg(1))]);
+}
