@@ -187,17 +187,15 @@ async fn whatsapp_statuses(app: &TestApp, tenant: &TestTenant, statuses: Value) 
     assert_eq!(response.status(), StatusCode::OK);
 }
 
-/// Every `OutboundMessagePriced` payload, oldest first, and the position of the last one.
-async fn priced(app: &TestApp) -> (Vec<Value>, i64) {
-    let rows: Vec<(Value, i64)> = sqlx::query_as(
-        "SELECT payload->'OutboundMessagePriced', global_position FROM events \
+/// Every `OutboundMessagePriced` payload, oldest first.
+async fn priced(app: &TestApp) -> Vec<Value> {
+    sqlx::query_scalar(
+        "SELECT payload->'OutboundMessagePriced' FROM events \
          WHERE event_type = 'OutboundMessagePriced' ORDER BY global_position",
     )
     .fetch_all(app.db.pool())
     .await
-    .unwrap();
-    let last = rows.last().map_or(0, |(_, position)| *position);
-    (rows.into_iter().map(|(payload, _)| payload).collect(), last)
+    .unwrap()
 }
 
 /// The statuses recorded for messages, in order.
@@ -211,10 +209,13 @@ async fn statuses_recorded(app: &TestApp) -> Vec<String> {
     .unwrap()
 }
 
-/// The message as the conversation read model shows it, once it has caught up with the last
-/// price recorded.
+/// The message as the conversation read model shows it, once it has caught up with every event
+/// written so far (the last price and any later status).
 async fn shown(app: &TestApp, tenant: &TestTenant, lead: LeadId, message: MessageId) -> Value {
-    let (_, position) = priced(app).await;
+    let position: i64 = sqlx::query_scalar("SELECT MAX(global_position) FROM events")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
     let path = format!("/api/v1/leads/{lead}/conversation?min_position={position}");
     let reply = app.get(&tenant.key, &path).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
@@ -240,7 +241,7 @@ async fn a_twilio_price_is_recorded_once_in_micros_and_shown_on_the_message() {
     let later_price = [("Price", "-0.00790"), ("PriceUnit", "USD")];
     twilio_status(&app, &tenant, &sid, "delivered", &later_price).await;
 
-    let (events, _) = priced(&app).await;
+    let events = priced(&app).await;
     assert_eq!(
         events,
         vec![json!({
@@ -287,11 +288,11 @@ async fn an_unreadable_price_keeps_the_status_and_a_later_readable_one_is_record
     let no_unit = [("Price", "-0.0075"), ("PriceUnit", "")];
     twilio_status(&app, &tenant, &sid, "delivered", &no_unit).await;
     assert_eq!(statuses_recorded(&app).await, vec!["delivered"]);
-    assert_eq!(priced(&app).await.0, Vec::<Value>::new());
+    assert_eq!(priced(&app).await, Vec::<Value>::new());
 
     let price = [("Price", "-0.0075"), ("PriceUnit", "usd")];
     twilio_status(&app, &tenant, &sid, "delivered", &price).await;
-    let (events, _) = priced(&app).await;
+    let events = priced(&app).await;
     assert_eq!(events.len(), 1);
     assert_eq!(
         (
@@ -336,7 +337,7 @@ async fn a_whatsapp_status_records_whether_and_how_meta_bills_without_an_amount(
     )
     .await;
 
-    let (events, _) = priced(&app).await;
+    let events = priced(&app).await;
     assert_eq!(
         events,
         vec![json!({
